@@ -30,7 +30,7 @@ pytest: $(STAMP)
 test: lint types pytest
 
 demo: $(STAMP)
-	$(BIN)/python -m batchline.demo
+	$(BIN)/python -m localcloud.demo
 
 bench: $(STAMP)
 	$(BIN)/python bench/validate.py
