@@ -224,8 +224,22 @@ _SCALARS: dict[str, Checker] = {
 # -- messages ---------------------------------------------------------------------------
 
 
+class _NoShortcut:
+    """A type no JSON value has: fields whose values always need their checker."""
+
+
 class FieldSpec:
-    __slots__ = ("alias_of", "check", "json_name", "kind", "oneof", "proto_name", "rule", "simple")
+    __slots__ = (
+        "alias_of",
+        "check",
+        "json_name",
+        "kind",
+        "oneof",
+        "proto_name",
+        "rule",
+        "simple",
+        "special",
+    )
 
     def __init__(self, proto_name: str, json_name: str, kind: str, oneof: str) -> None:
         self.proto_name = proto_name
@@ -234,11 +248,16 @@ class FieldSpec:
         self.oneof = oneof
         # On the snake_case spelling: the camelCase one, to refuse the field given twice.
         self.alias_of: str | None = None
-        # For plain string and bool fields, the Python type that is valid as it is: the
-        # common case is then checked inline, without a call.
-        self.simple: type[Any] | None = {"string": str, "bool": bool}.get(kind)
+        # The Python type that is valid as it is (plain string and bool fields): the common
+        # case is then checked inline, without a call.
+        self.simple: type[Any] = _NoShortcut
         self.check: Checker = _check_any_json
         self.rule: Rule | None = None
+        # Whether the field needs the rarer steps: alias, oneof or rule.
+        self.special = False
+
+    def finish(self) -> None:
+        self.special = bool(self.alias_of or self.oneof or self.rule)
 
     def alias(self) -> FieldSpec:
         twin = FieldSpec(self.proto_name, self.json_name, self.kind, self.oneof)
@@ -248,6 +267,7 @@ class FieldSpec:
             self.check,
             self.rule,
         )
+        twin.finish()
         return twin
 
 
@@ -283,31 +303,30 @@ class MessageSpec:
                 continue
             if value is None:  # proto3 JSON: null leaves the field unset
                 continue
-            if field.alias_of is not None and field.alias_of in obj:
-                errors.append(((path, key), f'given twice, as "{field.alias_of}" and "{key}"'))
-                continue
-            if field.oneof:
-                oneofs = {} if oneofs is None else oneofs
-                earlier = oneofs.get(field.oneof)
-                if earlier is not None:
-                    errors.append(
-                        (
-                            (path, key),
-                            f'only one of the "{field.oneof}" fields may be set, '
-                            f'found "{earlier}" and "{key}"',
-                        )
-                    )
+            if field.special:
+                if field.alias_of is not None and field.alias_of in obj:
+                    errors.append(((path, key), f'given twice, as "{field.alias_of}" and "{key}"'))
                     continue
-                oneofs[field.oneof] = key
-            simple = field.simple
-            if (
-                simple is None
-                or type(value) is not simple
-                or (simple is str and not value.isascii())
-            ):
+                if field.oneof:
+                    oneofs = {} if oneofs is None else oneofs
+                    earlier = oneofs.get(field.oneof)
+                    if earlier is not None:
+                        errors.append(
+                            (
+                                (path, key),
+                                f'only one of the "{field.oneof}" fields may be set, '
+                                f'found "{earlier}" and "{key}"',
+                            )
+                        )
+                        continue
+                    oneofs[field.oneof] = key
+                if type(value) is not field.simple or (str is field.simple and not value.isascii()):
+                    field.check(value, (path, key), errors, depth + 1)
+                if field.rule is not None:
+                    field.rule(value, (path, key), errors)
+            elif type(value) is not field.simple or (str is field.simple and not value.isascii()):
+                # A non-ASCII string goes to its checker for the lone-surrogate test.
                 field.check(value, (path, key), errors, depth + 1)
-            if field.rule is not None:
-                field.rule(value, (path, key), errors)
         if self.rule is not None:
             self.rule(obj, path, errors)
 
@@ -361,6 +380,7 @@ class Schema:
         field_rules: dict[tuple[str, str], Rule],
         singleton_lists: set[tuple[str, str]],
     ) -> None:
+        shortcuts: dict[str, type[Any]] = {"bool": bool, "string": str}
         self.messages = {name: MessageSpec(name) for name in data.MESSAGES}
         for name, fields in data.MESSAGES.items():
             spec = self.messages[name]
@@ -370,9 +390,11 @@ class Schema:
                 checker = self._element_checker(kind, type_name)
                 if repeated:
                     checker = _repeated(checker, (name, proto_name) in singleton_lists)
-                    field.simple = None  # a list, whatever its elements
+                else:
+                    field.simple = shortcuts.get(kind, _NoShortcut)
                 field.check = checker
                 field.rule = field_rules.get((name, proto_name))
+                field.finish()
                 spec.fields[json_name] = field
                 spec.names.append(json_name)
                 if proto_name != json_name:

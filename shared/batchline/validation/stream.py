@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import json.scanner
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -170,7 +169,8 @@ def _refuse_constant(name: str) -> Any:
 
 
 _decoder = json.JSONDecoder(parse_constant=_refuse_constant)
-_scan = json.scanner.make_scanner(_decoder)  # the C scanner json.loads uses
+# The C scanner behind json.loads (typeshed does not declare the attribute).
+_scan: Callable[[str, int], tuple[Any, int]] = getattr(_decoder, "scan_once")  # noqa: B009
 
 
 def _decode(text: str) -> Any:
