@@ -169,12 +169,12 @@ def _library_leniency(message: str) -> bool:
       the object's keys;
     - one field under both spellings: the proto3 JSON conformance suite
       (FieldNameDuplicateDifferentCasing) requires refusing it;
-    - true/false for an enum: Python's bool is an int, so it becomes the number 0 or 1.
+    - true/false for a number or an enum: Python's bool is an int, so it becomes 0 or 1.
     """
     return (
         message.endswith(("got a list", "got the string ''"))
         or message.startswith("given twice")
-        or (" name, got " in message and message.endswith(("got true", "got false")))
+        or message.endswith(("got true", "got false"))
     )
 
 
