@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from localcloud.gcloud_emulators import start_firestore, start_pubsub
 from localcloud.ports import free_port, wait_until_healthy
 
 
@@ -30,3 +31,19 @@ def storage_emulator() -> Iterator[str]:
         else:
             os.environ["STORAGE_EMULATOR_HOST"] = previous
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def pubsub_emulator() -> Iterator[str]:
+    """The Pub/Sub emulator's host:port; PUBSUB_EMULATOR_HOST points at it."""
+    with start_pubsub() as emulator, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PUBSUB_EMULATOR_HOST", emulator.host)
+        yield emulator.host
+
+
+@pytest.fixture(scope="session")
+def firestore_emulator() -> Iterator[str]:
+    """The Firestore emulator's host:port; FIRESTORE_EMULATOR_HOST points at it."""
+    with start_firestore() as emulator, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FIRESTORE_EMULATOR_HOST", emulator.host)
+        yield emulator.host

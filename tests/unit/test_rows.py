@@ -1,0 +1,375 @@
+"""Shaping Vertex AI batch output lines into prediction rows, joined to their input lines."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from batchline.rows import (
+    TAG_LABEL,
+    InputLine,
+    JobTotals,
+    PredictionShaper,
+    RequestIndex,
+    canonical_request,
+    job_id_from_name,
+    read_input_lines,
+    row_to_json,
+    staged_line,
+    tag_request,
+)
+from batchline.schemas import column_names
+from hypothesis import given
+from hypothesis import strategies as st
+
+pytestmark = pytest.mark.unit
+
+DOCS = Path(__file__).resolve().parents[1] / "fixtures" / "docs"
+SOURCE = "gs://in/batch.jsonl#1700000000000000"
+
+
+def doc_output_line() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((DOCS / "prediction_output_line.json").read_text())
+    return data
+
+
+def output_line(
+    line: int | None,
+    *,
+    text: str = "an answer",
+    status: str = "",
+    response: Any = "default",
+    labels: dict[str, str] | None = None,
+    prompt: str = "a question",
+) -> str:
+    request: dict[str, Any] = {"contents": [{"role": "user", "parts": [{"text": prompt}]}]}
+    if labels is not None or line is not None:
+        request["labels"] = dict(labels or {})
+        if line is not None:
+            request["labels"][TAG_LABEL] = str(line)
+    if response == "default":
+        response = {
+            "candidates": [
+                {"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": "STOP"}
+            ],
+            "usageMetadata": {
+                "promptTokenCount": 10,
+                "candidatesTokenCount": 5,
+                "totalTokenCount": 15,
+            },
+            "modelVersion": "gemini-3.5-flash-001",
+        }
+    record = {
+        "status": status,
+        "processed_time": "2026-11-01T18:13:16.826+00:00",
+        "request": request,
+        "response": response,
+    }
+    return json.dumps(record)
+
+
+def shaper(**kwargs: Any) -> PredictionShaper:
+    return PredictionShaper(job_id="123", source_uri=SOURCE, model="gemini-3.5-flash", **kwargs)
+
+
+def test_documented_output_line_becomes_a_succeeded_row() -> None:
+    row = shaper().shape_line(json.dumps(doc_output_line()))
+    assert row is not None
+    assert list(row) == column_names("predictions")
+    assert row["status"] == "SUCCEEDED"
+    assert row["error"] is None
+    assert row["response_text"] is not None
+    assert row["response_text"].startswith("This video shows a Google Photos")
+    assert row["finish_reason"] == "STOP"
+    assert (row["prompt_tokens"], row["output_tokens"], row["total_tokens"]) == (29180, 36, 29216)
+    assert row["thoughts_tokens"] is None
+    assert row["model_version"] == "gemini-1.5-flash-002@default"
+    assert row["processed_time"] == "2024-11-01T18:13:16.826000Z"
+    assert row["job_id"] == "123"
+    assert row["source_uri"] == SOURCE
+    assert row["model"] == "gemini-3.5-flash"
+    assert row["request"] == doc_output_line()["request"]
+
+
+def test_untagged_echo_with_nulls_matches_its_input_line_through_the_index() -> None:
+    lines = (DOCS / "multimodal_requests.jsonl").read_text().splitlines()
+    index = RequestIndex.from_input_lines(read_input_lines(lines))
+    shape = shaper(request_index=index, expected_lines=range(1, len(lines) + 1))
+    row = shape.shape_line(json.dumps(doc_output_line()))
+    assert row is not None
+    assert row["input_line"] == 2
+    totals = shape.finish()
+    assert totals.unmatched == 0
+    assert totals.missing == 1
+    assert list(shape.missing_lines()) == [1]
+
+
+def test_single_object_parts_and_snake_case_match_the_echoed_form() -> None:
+    given_form = {
+        "contents": [{"role": "user", "parts": {"text": "hi"}}],
+        "system_instruction": {"parts": {"text": "be brief"}},
+        "generation_config": {"max_output_tokens": 5, "stop_sequences": []},
+    }
+    echoed = {
+        "contents": [{"parts": [{"fileData": None, "text": "hi"}], "role": "user"}],
+        "systemInstruction": {"parts": [{"text": "be brief", "inlineData": None}], "role": None},
+        "generationConfig": {"maxOutputTokens": 5, "temperature": None},
+        "tools": [],
+    }
+    assert canonical_request(given_form) == canonical_request(echoed)
+    assert canonical_request(given_form) != canonical_request(
+        {"contents": [{"parts": {"text": "x"}}]}
+    )
+
+
+def test_identical_requests_in_the_input_map_to_their_lines_in_order() -> None:
+    request = {"contents": [{"role": "user", "parts": [{"text": "same"}]}]}
+    index = RequestIndex.from_input_lines(
+        [InputLine(3, request, "a"), InputLine(9, request, "b"), InputLine(4, {"x": 1}, None)]
+    )
+    assert index.take(copy.deepcopy(request)) == 3
+    assert index.take(copy.deepcopy(request)) == 9
+    assert index.take(copy.deepcopy(request)) is None
+    assert index.keys == {3: "a", 9: "b"}
+
+
+def test_tag_gives_the_input_line_and_key_and_is_stripped_from_the_request() -> None:
+    shape = shaper(keys={4: "row-four"})
+    row = shape.shape_line(output_line(4))
+    assert row is not None
+    assert (row["input_line"], row["key"]) == (4, "row-four")
+    assert "labels" not in row["request"]  # the tag was the only label
+    row = shape.shape_line(output_line(5, labels={"team": "ml"}))
+    assert row is not None
+    assert row["request"]["labels"] == {"team": "ml"}
+    assert row["key"] is None
+
+
+def test_staged_line_round_trips_to_the_same_input_line() -> None:
+    request = {"contents": [{"role": "user", "parts": [{"text": "q"}]}], "labels": {"a": "b"}}
+    staged = json.loads(staged_line(request, 17))
+    assert staged["request"]["labels"] == {"a": "b", TAG_LABEL: "17"}
+    assert request["labels"] == {"a": "b"}  # the caller's request is not changed
+    echoed = {"status": "", "request": staged["request"], "response": None}
+    row = shaper().shape_line(json.dumps(echoed))
+    assert row is not None
+    assert row["input_line"] == 17
+    assert row["request"] == request
+    assert tag_request({}, 2)["labels"] == {TAG_LABEL: "2"}
+
+
+def test_error_status_is_failed_with_the_status_text() -> None:
+    text = 'Bad Request: {"error": {"code": 400, "message": "bad"}}'
+    row = shaper().shape_line(output_line(1, status=text, response=None))
+    assert row is not None
+    assert (row["status"], row["error"]) == ("FAILED", text)
+    assert row["response"] is None
+    assert row["prompt_tokens"] is None
+
+
+def test_missing_response_without_status_is_failed() -> None:
+    row = shaper().shape_line(output_line(1, response=None))
+    assert row is not None
+    assert (row["status"], row["error"]) == ("FAILED", "no response")
+
+
+def test_blocked_prompt_is_blocked_with_its_reason() -> None:
+    response = {
+        "promptFeedback": {"blockReason": "PROHIBITED_CONTENT"},
+        "usageMetadata": {"promptTokenCount": 8, "totalTokenCount": 8},
+    }
+    row = shaper().shape_line(output_line(1, response=response))
+    assert row is not None
+    assert (row["status"], row["error"], row["finish_reason"]) == (
+        "BLOCKED",
+        "PROHIBITED_CONTENT",
+        None,
+    )
+    assert row["prompt_tokens"] == 8
+    assert row["response_text"] is None
+
+
+@pytest.mark.parametrize("reason", ["SAFETY", "RECITATION", "BLOCKLIST", "SPII"])
+def test_candidate_stopped_by_a_filter_is_blocked(reason: str) -> None:
+    response = {"candidates": [{"finishReason": reason, "content": {"parts": []}}]}
+    row = shaper().shape_line(output_line(1, response=response))
+    assert row is not None
+    assert (row["status"], row["error"], row["finish_reason"]) == ("BLOCKED", reason, reason)
+
+
+def test_max_tokens_is_still_succeeded_and_says_why() -> None:
+    response = {
+        "candidates": [{"finishReason": "MAX_TOKENS", "content": {"parts": [{"text": "x"}]}}]
+    }
+    row = shaper().shape_line(output_line(1, response=response))
+    assert row is not None
+    assert (row["status"], row["finish_reason"], row["response_text"]) == (
+        "SUCCEEDED",
+        "MAX_TOKENS",
+        "x",
+    )
+
+
+def test_response_without_candidates_or_block_reason_is_failed() -> None:
+    row = shaper().shape_line(output_line(1, response={"usageMetadata": {}}))
+    assert row is not None
+    assert row["status"] == "FAILED"
+    assert row["error"] == "the response has no candidates"
+
+
+def test_thought_parts_are_left_out_of_the_answer_and_counted_apart() -> None:
+    response = {
+        "candidates": [
+            {
+                "content": {
+                    "role": "model",
+                    "parts": [
+                        {"text": "Let me think.", "thought": True},
+                        {"text": "Paris"},
+                        {"functionCall": {"name": "f", "args": {}}},
+                        {"text": " is the capital."},
+                    ],
+                },
+                "finishReason": "STOP",
+            }
+        ],
+        "usageMetadata": {
+            "promptTokenCount": 7,
+            "candidatesTokenCount": 6,
+            "thoughtsTokenCount": 40,
+            "totalTokenCount": 53,
+        },
+    }
+    row = shaper().shape_line(output_line(1, response=response))
+    assert row is not None
+    assert row["response_text"] == "Paris is the capital."
+    assert (row["output_tokens"], row["thoughts_tokens"]) == (6, 40)
+
+
+def test_processed_time_is_normalised_to_utc_and_fallback_fills_gaps() -> None:
+    record = json.loads(output_line(1))
+    record["processed_time"] = "2026-11-01T20:00:00+02:00"
+    fallback = datetime(2026, 11, 2, 3, 4, 5, tzinfo=UTC)
+    shape = shaper(fallback_time=fallback)
+    row = shape.shape_line(json.dumps(record))
+    assert row is not None
+    assert row["processed_time"] == "2026-11-01T18:00:00.000000Z"
+    record["processed_time"] = "not a time"
+    record["request"]["labels"][TAG_LABEL] = "2"
+    row = shape.shape_line(json.dumps(record))
+    assert row is not None
+    assert row["processed_time"] == "2026-11-02T03:04:05.000000Z"
+
+
+def test_duplicates_are_dropped_and_missing_lines_counted() -> None:
+    shape = shaper(expected_lines=range(1, 6))
+    outputs = [
+        output_line(1),
+        output_line(2, status="Internal error", response=None),
+        output_line(2, text="a second answer to line 2"),
+        output_line(4),
+        "",
+        "{truncated",
+        "[1, 2]",
+    ]
+    rows = list(shape.shape_lines(outputs))
+    assert [row["input_line"] for row in rows] == [1, 2, 4]
+    assert rows[1]["status"] == "FAILED"  # the first output for a line wins
+    totals = shape.finish()
+    assert (totals.succeeded, totals.failed, totals.blocked) == (2, 1, 0)
+    assert (totals.missing, totals.duplicates, totals.unreadable) == (2, 1, 2)
+    assert totals.total == 5
+    assert list(shape.missing_lines()) == [3, 5]
+    assert (totals.prompt_tokens, totals.output_tokens, totals.total_tokens) == (20, 10, 30)
+
+
+def test_rows_stream_lazily() -> None:
+    consumed = 0
+
+    def lines() -> Iterator[str]:
+        nonlocal consumed
+        for number in range(1, 1_000_000):
+            consumed += 1
+            yield output_line(number)
+
+    rows = shaper().shape_lines(lines())
+    first = next(rows)
+    assert first["input_line"] == 1
+    assert consumed == 1
+
+
+def test_missing_lines_of_a_large_part() -> None:
+    shape = shaper(expected_lines=range(100_001, 300_001))
+    for number in range(100_001, 300_001, 1000):
+        assert shape.shape_line(output_line(number)) is not None
+    assert shape.finish().missing == 200_000 - 200
+    missing = shape.missing_lines()
+    assert next(missing) == 100_002
+    assert sum(1 for _ in missing) == 200_000 - 200 - 1
+
+
+def test_totals_merge_and_round_trip() -> None:
+    first = JobTotals(succeeded=2, missing=1, prompt_tokens=10)
+    second = JobTotals(failed=1, blocked=1, thoughts_tokens=3)
+    merged = first.merged(second)
+    assert merged.total == 5
+    assert JobTotals.from_dict(merged.as_dict()) == merged
+    assert merged.as_dict()["total"] == 5
+
+
+def test_row_json_keeps_json_columns_nested() -> None:
+    row = shaper().shape_line(output_line(1))
+    assert row is not None
+    loaded = json.loads(row_to_json(row))
+    assert loaded["response"]["candidates"][0]["finishReason"] == "STOP"
+
+
+def test_read_input_lines_numbers_physical_lines_and_skips_blanks() -> None:
+    lines = ['{"request": {"a": 1}, "key": 7}', "", '{"request": {"b": 2}}', "not json"]
+    assert list(read_input_lines(lines)) == [
+        InputLine(1, {"a": 1}, "7"),
+        InputLine(3, {"b": 2}, None),
+    ]
+
+
+def test_job_id_from_name() -> None:
+    assert job_id_from_name("projects/p/locations/us-central1/batchPredictionJobs/987") == "987"
+
+
+_json_leaf = st.one_of(st.text(max_size=5), st.integers(), st.booleans())
+_camel_keys = st.sampled_from(["text", "mimeType", "fileUri", "maxOutputTokens", "role"])
+_json_tree = st.recursive(
+    _json_leaf,
+    lambda children: st.one_of(
+        st.lists(children, min_size=1, max_size=3),
+        st.dictionaries(_camel_keys, children, min_size=1, max_size=3),
+    ),
+    max_leaves=12,
+)
+
+
+def _snake(key: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in key)
+
+
+def _echo(value: Any) -> Any:
+    """What the service might echo: snake_case keys, extra nulls and empty containers."""
+    if isinstance(value, dict):
+        echoed = {_snake(key): _echo(item) for key, item in value.items()}
+        echoed["unsetField"] = None
+        echoed["emptyList"] = []
+        return echoed
+    if isinstance(value, list):
+        return [_echo(item) for item in value]
+    return value
+
+
+@given(_json_tree)
+def test_canonical_form_ignores_echo_noise(tree: Any) -> None:
+    request = {"contents": tree}
+    assert canonical_request(_echo(request)) == canonical_request(request)
