@@ -327,3 +327,13 @@ def test_deep_nesting_ends_in_a_report() -> None:
     )
     assert [i.line for i in report.errors] == [1, 2]
     assert "nested" in report.errors[0].message
+
+
+def test_labels_leave_a_slot_for_the_line_tag() -> None:
+    """The pipeline adds one label to every request; the service allows 64."""
+    labels = {f"l{i}": "v" for i in range(64)}
+    report = check(line({**TEXT, "labels": labels}))
+    assert [(i.path, i.message) for i in report.errors] == [
+        ("request.labels", "at most 63 labels, got 64")
+    ]
+    assert check(line({**TEXT, "labels": dict(list(labels.items())[:63])})).valid

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from batchline.rows import TAG_LABEL
 from batchline.validation.schema import Errors, Path, Rule, Schema, describe, number
 
 V1 = "google.cloud.aiplatform.v1."
 ROLES = ("user", "model")
 # The pipeline tags each staged request with this label to join its output row back to the
-# input line; a user's own label of that name would be overwritten, so it is refused.
-LINE_LABEL = "batchline_line"
-MAX_LABELS = 64
+# input line: a user's own label of that name would be overwritten, so it is refused, and
+# the tag takes one of the service's 64 label slots.
+LINE_LABEL = TAG_LABEL
+MAX_LABELS = 64 - 1
 MAX_LABEL_LENGTH = 63
 PART_DATA_FIELDS = (
     "text",

@@ -93,6 +93,15 @@ class FileReport:
             )
         return text
 
+    def text(self) -> str:
+        """The report as a person reads it: one line per error, then the summary."""
+        lines = [issue.render(self.name) for issue in self.errors]
+        if self.error_count > len(self.errors):
+            hidden = self.error_count - len(self.errors)
+            lines.append(f"{self.name}: ... and {hidden} more errors not shown")
+        lines.append(self.summary())
+        return "\n".join(lines)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "file": self.name,

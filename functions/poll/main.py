@@ -1,0 +1,10 @@
+"""The poll function. Cloud Scheduler ticked (through Pub/Sub): check the jobs in flight."""
+
+import functions_framework
+from batchline import handlers
+from cloudevents.http import CloudEvent
+
+
+@functions_framework.cloud_event
+def on_poll_tick(cloud_event: CloudEvent) -> None:
+    handlers.on_poll_tick(cloud_event)

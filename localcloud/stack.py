@@ -1,0 +1,449 @@
+"""The local cloud: the whole pipeline on this machine, wired the way Terraform wires it.
+
+`batchline local up` starts, each on its own port, the Cloud Storage emulator, the Pub/Sub
+and Firestore emulators, the Vertex AI and BigQuery emulators, the three functions under
+functions-framework, and the bridge (finalized events for new objects, as Eventarc sends
+them, and scheduler ticks). It creates the buckets, topics, subscriptions, dataset and
+tables, then records everything in .localcloud/stack.json so that `status` and `down`
+(and the CLI's other commands) find it. Pub/Sub delivers to the poll and complete functions
+through push subscriptions, as the triggers Eventarc creates do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from localcloud.ports import free_port, wait_until_healthy
+
+REPO = Path(__file__).resolve().parent.parent
+STATE_DIR = Path(os.environ.get("BATCHLINE_LOCAL_DIR", REPO / ".localcloud"))
+STATE_FILE = STATE_DIR / "stack.json"
+
+PROJECT = "batchline-local"
+REGION = "us-central1"
+MODEL = "gemini-3.5-flash"
+INPUT_BUCKET = "batchline-local-input"
+WORK_BUCKET = "batchline-local-work"
+# The documentation's multimodal sample reads files from this bucket; the local cloud
+# serves small stand-ins so the sample runs offline.
+SAMPLE_MEDIA_BUCKET = "cloud-samples-data"
+SAMPLE_MEDIA = (
+    "generative-ai/image/office-desk.jpeg",
+    "generative-ai/image/cricket.jpeg",
+    "generative-ai/video/animals.mp4",
+)
+DATASET = "batchline"
+TICK_TOPIC = "batchline-poll-tick"
+FINISHED_TOPIC = "batchline-job-finished"
+COMPLETED_TOPIC = "batchline-batch-completed"
+DEAD_LETTER_TOPIC = "batchline-dead-letter"
+COMPLETED_SUBSCRIPTION = "batchline-batch-completed-local"
+FUNCTIONS = {
+    "submit": "on_object_finalized",
+    "poll": "on_poll_tick",
+    "complete": "on_job_finished",
+}
+
+
+class StackError(RuntimeError):
+    """The local cloud could not start or is not running; the message says what to do."""
+
+
+@dataclass
+class Service:
+    name: str
+    port: int
+    pid: int
+    log: str
+    health: str  # an http URL answering 2xx, or "tcp" for a port that accepts connections
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}"
+
+
+@dataclass
+class StackState:
+    services: dict[str, Service] = field(default_factory=dict)
+    environment: dict[str, str] = field(default_factory=dict)
+    cleanup: list[str] = field(default_factory=list)
+
+    def save(self) -> None:
+        STATE_DIR.mkdir(parents=True, exist_ok=True)
+        data = {
+            "services": {name: asdict(service) for name, service in self.services.items()},
+            "environment": self.environment,
+            "cleanup": self.cleanup,
+        }
+        STATE_FILE.write_text(json.dumps(data, indent=2))
+
+    @classmethod
+    def load(cls) -> StackState | None:
+        if not STATE_FILE.exists():
+            return None
+        data = json.loads(STATE_FILE.read_text())
+        return cls(
+            services={name: Service(**entry) for name, entry in data["services"].items()},
+            environment=data["environment"],
+            cleanup=data.get("cleanup", []),
+        )
+
+
+def settings_environment(hosts: Mapping[str, str]) -> dict[str, str]:
+    """What the functions and the CLI need: the settings, and every emulator's address."""
+    return {
+        "GOOGLE_CLOUD_PROJECT": PROJECT,
+        "BATCHLINE_REGION": REGION,
+        "BATCHLINE_INPUT_BUCKET": INPUT_BUCKET,
+        "BATCHLINE_WORK_BUCKET": WORK_BUCKET,
+        "BATCHLINE_MODEL": MODEL,
+        "BATCHLINE_DATASET": DATASET,
+        "BATCHLINE_COMPLETED_TOPIC": COMPLETED_TOPIC,
+        "BATCHLINE_FINISHED_TOPIC": FINISHED_TOPIC,
+        "STORAGE_EMULATOR_HOST": f"http://{hosts['storage']}",
+        "PUBSUB_EMULATOR_HOST": hosts["pubsub"],
+        "FIRESTORE_EMULATOR_HOST": hosts["firestore"],
+        "VERTEX_AI_EMULATOR_HOST": f"http://{hosts['vertex']}",
+        "BIGQUERY_EMULATOR_HOST": f"http://{hosts['bigquery']}",
+    }
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def healthy(service: Service) -> bool:
+    if not _alive(service.pid):
+        return False
+    if service.health == "tcp":
+        return _port_open(service.port)
+    try:
+        wait_until_healthy(service.health, timeout=1.0)
+    except TimeoutError:
+        return False
+    return True
+
+
+def _spawn(name: str, argv: list[str], env: Mapping[str, str], port: int, health: str) -> Service:
+    log_path = STATE_DIR / "logs" / f"{name}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            argv,
+            env={**os.environ, **env},
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            start_new_session=True,  # its own process group: `down` stops all it started
+        )
+    return Service(name, port, process.pid, str(log_path), health)
+
+
+def _wait(service: Service, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(service.pid):
+            raise StackError(f"{service.name} exited while starting; see {service.log}")
+        if healthy(service):
+            return
+        time.sleep(0.1)
+    raise StackError(f"{service.name} not ready after {timeout:.0f}s; see {service.log}")
+
+
+def _python(*args: str) -> list[str]:
+    return [sys.executable, *args]
+
+
+def up(*, state_seconds: float = 0.0, tick_seconds: float = 2.0) -> StackState:
+    """Start everything (or fail naming what is missing) and create the resources."""
+    current = StackState.load()
+    if current and all(healthy(s) for s in current.services.values()):
+        return current
+    if current:
+        down()
+    from localcloud.gcloud_emulators import start_firestore, start_pubsub
+
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    state = StackState()
+    ports = {name: free_port() for name in ("storage", "vertex", "bigquery")}
+    hosts = {name: f"127.0.0.1:{port}" for name, port in ports.items()}
+    storage_env = {"STORAGE_EMULATOR_HOST": f"http://{hosts['storage']}"}
+    try:
+        state.services["storage"] = _spawn(
+            "storage",
+            _python(
+                "-m",
+                "gcp_storage_emulator",
+                "start",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(ports["storage"]),
+                "--in-memory",
+            ),
+            {},
+            ports["storage"],
+            f"http://{hosts['storage']}/storage/v1/b?project={PROJECT}",
+        )
+        durations = {
+            "VERTEX_EMULATOR_PENDING_SECONDS": str(state_seconds),
+            "VERTEX_EMULATOR_RUNNING_SECONDS": str(state_seconds),
+        }
+        state.services["vertex"] = _spawn(
+            "vertex",
+            _python("-m", "localcloud.vertex", "--port", str(ports["vertex"])),
+            {**storage_env, **durations, "GOOGLE_CLOUD_PROJECT": PROJECT},
+            ports["vertex"],
+            f"http://{hosts['vertex']}/healthz",
+        )
+        state.services["bigquery"] = _spawn(
+            "bigquery",
+            _python(
+                "-m",
+                "localcloud.bigquery",
+                "--port",
+                str(ports["bigquery"]),
+                "--database",
+                str(STATE_DIR / "bigquery.duckdb"),
+            ),
+            {**storage_env, "GOOGLE_CLOUD_PROJECT": PROJECT},
+            ports["bigquery"],
+            f"http://{hosts['bigquery']}/healthz",
+        )
+        for name, start in (("pubsub", start_pubsub), ("firestore", start_firestore)):
+            emulator = start()
+            port = int(emulator.host.rpartition(":")[2])
+            hosts[name] = emulator.host
+            state.services[name] = Service(
+                name, port, emulator.process.pid, str(emulator.log_path), f"{emulator.url}/"
+            )
+            state.cleanup.append(str(emulator.config_dir))
+            state.save()
+        for name in ("storage", "vertex", "bigquery"):
+            _wait(state.services[name], timeout=30)
+        state.environment = settings_environment(hosts)
+        state.save()
+        function_ports = {name: free_port() for name in FUNCTIONS}
+        for name, entry in FUNCTIONS.items():
+            state.services[name] = _spawn(
+                name,
+                [
+                    str(Path(sys.executable).parent / "functions-framework"),
+                    "--source",
+                    str(REPO / "functions" / name / "main.py"),
+                    "--target",
+                    entry,
+                    "--signature-type",
+                    "cloudevent",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(function_ports[name]),
+                ],
+                state.environment,
+                function_ports[name],
+                "tcp",
+            )
+            state.save()
+        for name in FUNCTIONS:
+            _wait(state.services[name], timeout=30)
+        create_resources(state)
+        bridge_port = free_port()
+        state.services["bridge"] = _spawn(
+            "bridge",
+            _python(
+                "-m",
+                "localcloud.bridge",
+                "--submit-url",
+                state.services["submit"].url,
+                "--tick-seconds",
+                str(tick_seconds),
+                "--health-port",
+                str(bridge_port),
+            ),
+            state.environment,
+            bridge_port,
+            f"http://127.0.0.1:{bridge_port}/healthz",
+        )
+        state.save()
+        _wait(state.services["bridge"], timeout=30)
+    except BaseException:
+        state.save()
+        down()
+        raise
+    return state
+
+
+def create_resources(state: StackState) -> None:
+    """What Terraform creates in Google Cloud, created in the emulators."""
+    from batchline.clients import reset_clients
+    from batchline.settings import reset_settings
+
+    env = state.environment
+    previous = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    reset_clients()
+    reset_settings()
+    try:
+        _create_storage()
+        _create_pubsub(state)
+        _create_bigquery()
+    finally:
+        reset_clients()
+        reset_settings()
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _create_storage() -> None:
+    from batchline.clients import storage_client
+
+    client = storage_client()
+    for name in (INPUT_BUCKET, WORK_BUCKET, SAMPLE_MEDIA_BUCKET):
+        client.create_bucket(name)
+    media = client.bucket(SAMPLE_MEDIA_BUCKET)
+    for name in SAMPLE_MEDIA:
+        kind = "image/jpeg" if name.endswith(".jpeg") else "video/mp4"
+        media.blob(name).upload_from_string(b"local stand-in for " + name.encode(), kind)
+
+
+def _create_pubsub(state: StackState) -> None:
+    from google.cloud import pubsub_v1
+
+    publisher = pubsub_v1.PublisherClient()
+    subscriber = pubsub_v1.SubscriberClient()
+    topics = {
+        name: publisher.topic_path(PROJECT, name)
+        for name in (TICK_TOPIC, FINISHED_TOPIC, COMPLETED_TOPIC, DEAD_LETTER_TOPIC)
+    }
+    for path in topics.values():
+        publisher.create_topic(name=path)
+    # Push subscriptions stand in for the Eventarc triggers; the topic in the URL path is
+    # how functions-framework names the event's source.
+    for topic, function in ((TICK_TOPIC, "poll"), (FINISHED_TOPIC, "complete")):
+        endpoint = f"{state.services[function].url}/{topics[topic]}"
+        subscriber.create_subscription(
+            name=subscriber.subscription_path(PROJECT, f"{topic}-{function}"),
+            topic=topics[topic],
+            push_config={"push_endpoint": endpoint},
+            ack_deadline_seconds=60,
+        )
+    subscriber.create_subscription(
+        name=subscriber.subscription_path(PROJECT, COMPLETED_SUBSCRIPTION),
+        topic=topics[COMPLETED_TOPIC],
+    )
+    subscriber.create_subscription(
+        name=subscriber.subscription_path(PROJECT, f"{DEAD_LETTER_TOPIC}-inspect"),
+        topic=topics[DEAD_LETTER_TOPIC],
+    )
+
+
+def _create_bigquery() -> None:
+    from batchline.clients import bigquery_client
+    from batchline.schemas import TABLES, table_spec
+    client = bigquery_client()
+    # exists_ok: the BigQuery emulator's database file keeps the dataset across runs.
+    client.create_dataset(f"{PROJECT}.{DATASET}", exists_ok=True)
+    from google.cloud import bigquery
+
+    for name in TABLES:
+        spec = table_spec(name)
+        table = bigquery.Table(
+            f"{PROJECT}.{DATASET}.{name}",
+            schema=[bigquery.SchemaField.from_api_repr(dict(c)) for c in spec["schema"]],
+        )
+        table.time_partitioning = bigquery.TimePartitioning(
+            type_=spec["partition_type"], field=spec["partition_field"]
+        )
+        table.clustering_fields = list(spec["clustering_fields"])
+        client.create_table(table, exists_ok=True)
+
+
+def down() -> list[str]:
+    """Stop every service of the stack; the names stopped."""
+    state = StackState.load()
+    if state is None:
+        return []
+    stopped = []
+    for name, service in reversed(list(state.services.items())):
+        if _alive(service.pid):
+            try:
+                os.killpg(service.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                continue
+            stopped.append(name)
+    deadline = time.monotonic() + 10
+    for service in state.services.values():
+        while _alive(service.pid) and time.monotonic() < deadline:
+            _reap(service.pid)
+            time.sleep(0.05)
+        if _alive(service.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(service.pid, signal.SIGKILL)
+        _reap(service.pid)
+    for folder in state.cleanup:
+        shutil.rmtree(folder, ignore_errors=True)
+    STATE_FILE.unlink(missing_ok=True)
+    return stopped
+
+
+def _reap(pid: int) -> None:
+    """Collect a child that exited (when this process started it), so it is not a zombie."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def status() -> list[dict[str, Any]]:
+    state = StackState.load()
+    if state is None:
+        return []
+    return [
+        {
+            "service": name,
+            "address": service.address,
+            "pid": service.pid,
+            "healthy": healthy(service),
+            "log": service.log,
+        }
+        for name, service in state.services.items()
+    ]
+
+
+def environment() -> dict[str, str]:
+    """The environment the CLI uses against the running stack."""
+    state = StackState.load()
+    if state is None:
+        raise StackError("the local cloud is not running: start it with `batchline local up`")
+    return dict(state.environment)

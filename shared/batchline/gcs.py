@@ -1,0 +1,53 @@
+"""Cloud Storage reads and writes, streamed: no object is held in memory whole."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import IO, Any
+
+# Small enough to keep a function's memory flat, large enough for few round trips.
+CHUNK_BYTES = 8 * 1024 * 1024
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    """gs://bucket/name -> (bucket, name)."""
+    if not uri.startswith("gs://"):
+        raise ValueError(f"not a gs:// URI: {uri}")
+    bucket, _, name = uri[5:].partition("/")
+    return bucket, name
+
+
+class Storage:
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def reader(self, bucket: str, name: str, generation: int | None = None) -> IO[bytes]:
+        """A binary stream of the object (this generation of it, when given)."""
+        blob = self._client.bucket(bucket).blob(name, generation=generation)
+        stream: IO[bytes] = blob.open("rb", chunk_size=CHUNK_BYTES)
+        return stream
+
+    def writer(self, bucket: str, name: str, content_type: str) -> IO[bytes]:
+        """A binary stream that becomes the object when closed."""
+        blob = self._client.bucket(bucket).blob(name)
+        stream: IO[bytes] = blob.open(
+            "wb", chunk_size=CHUNK_BYTES, content_type=content_type, ignore_flush=True
+        )
+        return stream
+
+    def write_text(self, bucket: str, name: str, text: str, content_type: str) -> str:
+        self._client.bucket(bucket).blob(name).upload_from_string(
+            text.encode("utf-8"), content_type=content_type
+        )
+        return f"gs://{bucket}/{name}"
+
+    def names(self, bucket: str, prefix: str, suffix: str = "") -> list[str]:
+        return sorted(
+            blob.name
+            for blob in self._client.list_blobs(bucket, prefix=prefix)
+            if blob.name.endswith(suffix)
+        )
+
+    def lines(self, bucket: str, name: str) -> Iterator[bytes]:
+        with self.reader(bucket, name) as stream:
+            yield from stream

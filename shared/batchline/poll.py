@@ -1,0 +1,135 @@
+"""The poll step: on each scheduler tick, check the jobs in flight.
+
+Each job that reached a terminal state moves to `finished` in the ledger, and whoever made
+that move publishes the one job-finished message (overlapping ticks race on the ledger
+transaction, not on the topic). A message whose sending was not confirmed is sent again on
+the next tick. A job older than the age limit is cancelled and reported, never forgotten:
+its cancellation ends it, and its rows are loaded like any other job's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from batchline.errors import BatchlineError
+from batchline.ledger import JobLedger, JobRecord
+from batchline.ledger_states import JobState
+from batchline.logs import log_context
+from batchline.notifications import Publisher
+from batchline.settings import Settings
+from batchline.vertex import BatchJob, VertexJobs
+
+log = logging.getLogger(__name__)
+
+AGE_LIMIT_REASON = "cancelled by Batchline: the job ran past BATCHLINE_MAX_JOB_AGE_HOURS"
+
+
+@dataclass
+class PollSummary:
+    checked: int = 0
+    started: int = 0
+    finished: int = 0
+    cancelled: int = 0
+    resent: int = 0
+    errors: int = 0
+    deferred: int = 0  # not checked this tick: the time budget ran out
+
+
+def finished_message(job: JobRecord, snapshot: BatchJob | None) -> tuple[bytes, dict[str, str]]:
+    """The internal job-finished message the complete function consumes."""
+    body = {
+        "job_name": job.job_name,
+        "source_uri": job.source.uri,
+        "part": job.part,
+        "vertex_state": snapshot.state if snapshot else job.vertex_state,
+    }
+    return json.dumps(body).encode(), {"job": job.job_id}
+
+
+class Poller:
+    def __init__(
+        self,
+        settings: Settings,
+        ledger: JobLedger,
+        vertex: VertexJobs,
+        finished_topic: Publisher,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.ledger = ledger
+        self.vertex = vertex
+        self.finished_topic = finished_topic
+        self._monotonic = monotonic
+        self._now = now
+
+    def tick(self) -> PollSummary:
+        summary = PollSummary()
+        deadline = self._monotonic() + self.settings.poll_budget.total_seconds()
+        for job in self.ledger.list_jobs_to_notify():
+            self._announce(job, None)
+            summary.resent += 1
+        in_flight = self.ledger.list_in_flight_jobs()
+        for index, job in enumerate(in_flight):
+            if self._monotonic() >= deadline:
+                summary.deferred = len(in_flight) - index
+                log.warning("poll budget spent: %d jobs left for the next tick", summary.deferred)
+                break
+            with log_context(job=job.job_name, source=job.source.uri):
+                try:
+                    self._check(job, summary)
+                except BatchlineError as exc:
+                    # One job's trouble must not stop the others; the next tick tries again.
+                    summary.errors += 1
+                    log.warning("could not check the job: %s", exc)
+        log.info("poll tick: %s", summary)
+        return summary
+
+    def _check(self, job: JobRecord, summary: PollSummary) -> None:
+        snapshot = self.vertex.get(job.job_name)
+        summary.checked += 1
+        if snapshot.terminal:
+            fields = {
+                "vertex_state": snapshot.state,
+                "output_directory": snapshot.output_directory,
+                "error": snapshot.error or self._age_reason(job, snapshot),
+                "end_time": snapshot.end_time,
+                "start_time": snapshot.start_time,
+            }
+            if self.ledger.transition_job(job.job_name, JobState.FINISHED, **fields):
+                summary.finished += 1
+                log.info("job ended %s", snapshot.state)
+                self._announce(job, snapshot)
+            return
+        if snapshot.running and job.state == JobState.SUBMITTED:
+            started = self.ledger.transition_job(
+                job.job_name,
+                JobState.RUNNING,
+                vertex_state=snapshot.state,
+                start_time=snapshot.start_time,
+            )
+            summary.started += int(started)
+        if self._too_old(job) and snapshot.state != "JOB_STATE_CANCELLING":
+            log.error("job older than %s hours: cancelling it", self.settings.max_job_age_hours)
+            if self.vertex.cancel(job.job_name):
+                summary.cancelled += 1
+
+    def _announce(self, job: JobRecord, snapshot: BatchJob | None) -> None:
+        data, attributes = finished_message(job, snapshot)
+        self.finished_topic.publish(data, attributes)
+        self.ledger.mark_finished_notified(job.job_name)
+
+    def _too_old(self, job: JobRecord) -> bool:
+        created = job.created_time
+        return created is not None and self._now() - created > self.settings.max_job_age
+
+    def _age_reason(self, job: JobRecord, snapshot: BatchJob) -> str:
+        if snapshot.state == "JOB_STATE_CANCELLED" and self._too_old(job):
+            return AGE_LIMIT_REASON
+        return ""

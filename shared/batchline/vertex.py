@@ -1,0 +1,182 @@
+"""Vertex AI batch prediction jobs through aiplatform_v1.JobServiceClient.
+
+Creating a job is not idempotent (the service has no client-chosen id): callers look for
+an existing job by its labels before creating one. Reads are retried here on the codes
+the service uses for transient trouble; what still fails is raised as TransientError,
+and refusals that a retry cannot fix (a bad request, an unknown model) as PermanentError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from batchline.errors import PermanentError, TransientError
+
+TERMINAL_STATES = frozenset(
+    {
+        "JOB_STATE_SUCCEEDED",
+        "JOB_STATE_FAILED",
+        "JOB_STATE_CANCELLED",
+        "JOB_STATE_EXPIRED",
+        "JOB_STATE_PARTIALLY_SUCCEEDED",
+    }
+)
+RUNNING_STATES = frozenset({"JOB_STATE_RUNNING", "JOB_STATE_UPDATING"})
+READ_TIMEOUT_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    """What Batchline needs of a BatchPredictionJob."""
+
+    name: str
+    state: str
+    model: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    output_directory: str = ""
+    error: str = ""
+    successful_count: int = 0
+    failed_count: int = 0
+    incomplete_count: int = 0
+    create_time: datetime | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+
+    @property
+    def id(self) -> str:
+        return self.name.rpartition("/")[2]
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+    @property
+    def running(self) -> bool:
+        return self.state in RUNNING_STATES
+
+
+def model_resource(model: str) -> str:
+    """A model id or resource name as the publisher model resource the job takes."""
+    if "/" in model:
+        return model
+    return f"publishers/google/models/{model}"
+
+
+def _retry() -> Any:
+    from google.api_core import exceptions, retry
+
+    return retry.Retry(
+        predicate=retry.if_exception_type(
+            exceptions.TooManyRequests,
+            exceptions.ServiceUnavailable,
+            exceptions.InternalServerError,
+            exceptions.DeadlineExceeded,
+        ),
+        initial=0.5,
+        maximum=8.0,
+        timeout=READ_TIMEOUT_SECONDS,
+    )
+
+
+@contextmanager
+def _classified(action: str) -> Iterator[None]:
+    """Google API errors as Batchline's transient or permanent errors."""
+    from google.api_core import exceptions
+
+    try:
+        yield
+    except (exceptions.InvalidArgument, exceptions.NotFound, exceptions.OutOfRange) as exc:
+        raise PermanentError(f"{action}: {exc.message}") from exc
+    except exceptions.GoogleAPIError as exc:
+        # Quota, unavailability, provisioning service agents, permissions being granted:
+        # all can clear with time, so the event is delivered again.
+        raise TransientError(f"{action}: {exc}") from exc
+
+
+def _snapshot(job: Any) -> BatchJob:
+    stats = job.completion_stats
+    return BatchJob(
+        name=job.name,
+        state=job.state.name,
+        model=job.model,
+        labels=dict(job.labels),
+        output_directory=job.output_info.gcs_output_directory,
+        error=job.error.message if job.error and job.error.code else "",
+        successful_count=int(stats.successful_count),
+        failed_count=int(stats.failed_count),
+        incomplete_count=int(stats.incomplete_count),
+        create_time=job.create_time or None,
+        start_time=job.start_time or None,
+        end_time=job.end_time or None,
+    )
+
+
+class VertexJobs:
+    """The batch prediction jobs of one project and region."""
+
+    def __init__(self, client: Any, parent: str) -> None:
+        self._client = client
+        self._parent = parent
+
+    def create(
+        self,
+        *,
+        display_name: str,
+        model: str,
+        input_uri: str,
+        output_prefix: str,
+        labels: Mapping[str, str],
+    ) -> BatchJob:
+        from google.cloud import aiplatform_v1
+
+        job = aiplatform_v1.BatchPredictionJob(
+            display_name=display_name,
+            model=model_resource(model),
+            input_config={"instances_format": "jsonl", "gcs_source": {"uris": [input_uri]}},
+            output_config={
+                "predictions_format": "jsonl",
+                "gcs_destination": {"output_uri_prefix": output_prefix},
+            },
+            labels=dict(labels),
+        )
+        with _classified(f"creating batch job {display_name}"):
+            created = self._client.create_batch_prediction_job(
+                parent=self._parent, batch_prediction_job=job, timeout=READ_TIMEOUT_SECONDS
+            )
+        return _snapshot(created)
+
+    def get(self, name: str) -> BatchJob:
+        with _classified(f"reading {name}"):
+            job = self._client.get_batch_prediction_job(
+                name=name, retry=_retry(), timeout=READ_TIMEOUT_SECONDS
+            )
+        return _snapshot(job)
+
+    def find(self, labels: Mapping[str, str]) -> list[BatchJob]:
+        """Jobs carrying all these labels, oldest first."""
+        expression = " AND ".join(f'labels.{key}="{value}"' for key, value in labels.items())
+        with _classified(f"listing jobs with {expression}"):
+            pages = self._client.list_batch_prediction_jobs(
+                request={"parent": self._parent, "filter": expression},
+                retry=_retry(),
+                timeout=READ_TIMEOUT_SECONDS,
+            )
+            found = [_snapshot(job) for job in pages]
+        return sorted(found, key=lambda job: (job.create_time is None, job.create_time, job.name))
+
+    def cancel(self, name: str) -> bool:
+        """Ask the service to cancel; False when the job had already ended."""
+        from google.api_core import exceptions
+
+        with _classified(f"cancelling {name}"):
+            try:
+                self._client.cancel_batch_prediction_job(
+                    name=name, retry=_retry(), timeout=READ_TIMEOUT_SECONDS
+                )
+            except exceptions.FailedPrecondition:
+                return False
+        return True
