@@ -1,0 +1,11 @@
+provider "google" {
+  project        = var.project_id
+  region         = var.region
+  default_labels = local.labels
+}
+
+provider "google-beta" {
+  project        = var.project_id
+  region         = var.region
+  default_labels = local.labels
+}
