@@ -91,7 +91,7 @@ class Bridge:
         project = os.environ["GOOGLE_CLOUD_PROJECT"]
         self.storage = storage.Client(project=project, credentials=AnonymousCredentials())
         self.publisher = pubsub_v1.PublisherClient()
-        self.tick_topic = self.publisher.topic_path(project, "batchline-poll-tick")
+        self.tick_topic = self.publisher.topic_path(project, os.environ["BATCHLINE_TICK_TOPIC"])
         self.delivered: set[tuple[str, int]] = set()
         self.stop = threading.Event()
 

@@ -36,20 +36,11 @@ REGION = "us-central1"
 MODEL = "gemini-3.5-flash"
 INPUT_BUCKET = "batchline-local-input"
 WORK_BUCKET = "batchline-local-work"
-# The documentation's multimodal sample reads files from this bucket; the local cloud
-# serves small stand-ins so the sample runs offline.
-SAMPLE_MEDIA_BUCKET = "cloud-samples-data"
-SAMPLE_MEDIA = (
-    "generative-ai/image/office-desk.jpeg",
-    "generative-ai/image/cricket.jpeg",
-    "generative-ai/video/animals.mp4",
-)
 DATASET = "batchline"
-TICK_TOPIC = "batchline-poll-tick"
 FINISHED_TOPIC = "batchline-job-finished"
 COMPLETED_TOPIC = "batchline-batch-completed"
-DEAD_LETTER_TOPIC = "batchline-dead-letter"
-COMPLETED_SUBSCRIPTION = "batchline-batch-completed-local"
+TICK_TOPIC = FINISHED_TOPIC + "-tick"  # resources.tick_topic
+COMPLETED_SUBSCRIPTION = COMPLETED_TOPIC + "-pull"  # resources.pull_subscription
 FUNCTIONS = {
     "submit": "on_object_finalized",
     "poll": "on_poll_tick",
@@ -290,7 +281,7 @@ def up(*, state_seconds: float = 0.0, tick_seconds: float = 2.0) -> StackState:
                 "--health-port",
                 str(bridge_port),
             ),
-            state.environment,
+            {**state.environment, "BATCHLINE_TICK_TOPIC": TICK_TOPIC},
             bridge_port,
             f"http://127.0.0.1:{bridge_port}/healthz",
         )
@@ -304,9 +295,11 @@ def up(*, state_seconds: float = 0.0, tick_seconds: float = 2.0) -> StackState:
 
 
 def create_resources(state: StackState) -> None:
-    """What Terraform creates in Google Cloud, created in the emulators."""
+    """What Terraform creates, in the emulators; Pub/Sub pushes to the poll and complete
+    functions as their Eventarc triggers do."""
     from batchline.clients import reset_clients
-    from batchline.settings import reset_settings
+    from batchline.settings import get_settings, reset_settings
+    from localcloud.resources import create_resources as create
 
     env = state.environment
     previous = {name: os.environ.get(name) for name in env}
@@ -314,9 +307,13 @@ def create_resources(state: StackState) -> None:
     reset_clients()
     reset_settings()
     try:
-        _create_storage()
-        _create_pubsub(state)
-        _create_bigquery()
+        create(
+            get_settings(),
+            push_endpoints={
+                TICK_TOPIC: state.services["poll"].url,
+                FINISHED_TOPIC: state.services["complete"].url,
+            },
+        )
     finally:
         reset_clients()
         reset_settings()
@@ -325,70 +322,6 @@ def create_resources(state: StackState) -> None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-
-
-def _create_storage() -> None:
-    from batchline.clients import storage_client
-
-    client = storage_client()
-    for name in (INPUT_BUCKET, WORK_BUCKET, SAMPLE_MEDIA_BUCKET):
-        client.create_bucket(name)
-    media = client.bucket(SAMPLE_MEDIA_BUCKET)
-    for name in SAMPLE_MEDIA:
-        kind = "image/jpeg" if name.endswith(".jpeg") else "video/mp4"
-        media.blob(name).upload_from_string(b"local stand-in for " + name.encode(), kind)
-
-
-def _create_pubsub(state: StackState) -> None:
-    from google.cloud import pubsub_v1
-
-    publisher = pubsub_v1.PublisherClient()
-    subscriber = pubsub_v1.SubscriberClient()
-    topics = {
-        name: publisher.topic_path(PROJECT, name)
-        for name in (TICK_TOPIC, FINISHED_TOPIC, COMPLETED_TOPIC, DEAD_LETTER_TOPIC)
-    }
-    for path in topics.values():
-        publisher.create_topic(name=path)
-    # Push subscriptions stand in for the Eventarc triggers; the topic in the URL path is
-    # how functions-framework names the event's source.
-    for topic, function in ((TICK_TOPIC, "poll"), (FINISHED_TOPIC, "complete")):
-        endpoint = f"{state.services[function].url}/{topics[topic]}"
-        subscriber.create_subscription(
-            name=subscriber.subscription_path(PROJECT, f"{topic}-{function}"),
-            topic=topics[topic],
-            push_config={"push_endpoint": endpoint},
-            ack_deadline_seconds=60,
-        )
-    subscriber.create_subscription(
-        name=subscriber.subscription_path(PROJECT, COMPLETED_SUBSCRIPTION),
-        topic=topics[COMPLETED_TOPIC],
-    )
-    subscriber.create_subscription(
-        name=subscriber.subscription_path(PROJECT, f"{DEAD_LETTER_TOPIC}-inspect"),
-        topic=topics[DEAD_LETTER_TOPIC],
-    )
-
-
-def _create_bigquery() -> None:
-    from batchline.clients import bigquery_client
-    from batchline.schemas import TABLES, table_spec
-    client = bigquery_client()
-    # exists_ok: the BigQuery emulator's database file keeps the dataset across runs.
-    client.create_dataset(f"{PROJECT}.{DATASET}", exists_ok=True)
-    from google.cloud import bigquery
-
-    for name in TABLES:
-        spec = table_spec(name)
-        table = bigquery.Table(
-            f"{PROJECT}.{DATASET}.{name}",
-            schema=[bigquery.SchemaField.from_api_repr(dict(c)) for c in spec["schema"]],
-        )
-        table.time_partitioning = bigquery.TimePartitioning(
-            type_=spec["partition_type"], field=spec["partition_field"]
-        )
-        table.clustering_fields = list(spec["clustering_fields"])
-        client.create_table(table, exists_ok=True)
 
 
 def down() -> list[str]:

@@ -168,8 +168,12 @@ class Completer:
         if source is None or source.state != SourceState.LOADED or source.notified_time:
             return False
         jobs = self.ledger.list_jobs_for_source(job.source)
-        self.notifications.notify(self._notification(source, jobs))
+        notification = self._notification(source, jobs)
+        self.notifications.notify(notification)
         self.ledger.mark_source_notified(job.source)
+        # `event` is what the log-based alert on failed jobs counts (terraform/monitoring.tf).
+        level = logging.ERROR if notification.event == JOB_FAILED else logging.INFO
+        log.log(level, "notified %s", notification.event, extra={"event": notification.event})
         return True
 
     def _notification(self, source: SourceRecord, jobs: Sequence[JobRecord]) -> Notification:

@@ -152,7 +152,8 @@ class Submitter:
         return SubmitResult("rejected", obj.uri, report_uri=report_uri)
 
     def _fail(self, obj: StorageObject, source: SourceRef, reason: str) -> SubmitResult:
-        log.error("submission failed: %s", reason)
+        # `event` is what the log-based alert on failed jobs counts (terraform/monitoring.tf).
+        log.error("submission failed: %s", reason, extra={"event": JOB_FAILED})
         if self.ledger.mark_source_failed(source, reason):
             body = {"error": reason, "job_ids": [], "jobs": []}
             self.notifications.notify(

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from batchline.cli import main
 
 pytestmark = pytest.mark.unit

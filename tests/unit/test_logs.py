@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
 from batchline.logs import JsonFormatter, configure_logging, current_context, log_context
 
 pytestmark = pytest.mark.unit

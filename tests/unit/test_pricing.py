@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from batchline.pricing import BATCH_DISCOUNT, estimate_cost, estimate_job_cost, price_for
 from batchline.rows import JobTotals
 from batchline.settings import DEFAULT_PRICES, ModelPrice

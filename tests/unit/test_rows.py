@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from batchline.rows import (
     TAG_LABEL,
     InputLine,
@@ -24,8 +27,6 @@ from batchline.rows import (
     tag_request,
 )
 from batchline.schemas import column_names
-from hypothesis import given
-from hypothesis import strategies as st
 
 pytestmark = pytest.mark.unit
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+
 from batchline.settings import (
     DEFAULT_PRICES,
     ENV_VARS,

@@ -20,6 +20,7 @@ from typing import Any
 
 import hcl2
 import pytest
+
 from batchline import schemas, staging
 from batchline.settings import ENV_VARS
 

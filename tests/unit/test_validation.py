@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from batchline.validation import FileReport, stream, validate_stream
 
 pytestmark = pytest.mark.unit

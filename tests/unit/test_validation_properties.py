@@ -7,14 +7,15 @@ import json
 from typing import Any
 
 import pytest
-from batchline import request_schema_data as data
-from batchline.validation import validate_stream
-from batchline.validation.rules import SINGLETON_LISTS
-from batchline.validation.schema import Schema, render_path
 from google.cloud import aiplatform_v1
 from google.protobuf import json_format
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from batchline import request_schema_data as data
+from batchline.validation import validate_stream
+from batchline.validation.rules import SINGLETON_LISTS
+from batchline.validation.schema import Schema, render_path
 
 pytestmark = pytest.mark.unit
 

@@ -10,10 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from batchline import clients
-from batchline.settings import reset_settings
 from google.cloud import pubsub_v1
 
+from batchline import clients
+from batchline.settings import reset_settings
 from localcloud.ports import free_port
 
 pytestmark = pytest.mark.integration

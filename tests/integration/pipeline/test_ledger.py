@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import pytest
+from google.cloud import firestore
+
 from batchline.ledger import JobLedger, LedgerError, UnknownJob, UnknownSource
 from batchline.ledger_states import JobState, SourceRef, SourceState
 from batchline.rows import JobTotals
-from google.cloud import firestore
 
 pytestmark = pytest.mark.integration
 

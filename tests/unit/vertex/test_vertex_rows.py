@@ -1,0 +1,100 @@
+"""Input rows: the request JSON the service accepts, and the row errors it gives."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from localcloud.vertex.errors import ApiError, invalid_argument
+from localcloud.vertex.rows import echo_with_nulls, parse_line, parse_request, part_keys_of
+
+pytestmark = pytest.mark.unit
+
+
+def test_documented_sample_with_parts_as_one_object_is_accepted() -> None:
+    line = '{"request": {"contents": [{"parts": {"text": "Give me a recipe."}, "role": "user"}]}}'
+    row = parse_line(1, line)
+    assert row.error is None
+    assert row.canonical_request() == {
+        "contents": [{"role": "user", "parts": [{"text": "Give me a recipe."}]}]
+    }
+
+
+def test_snake_case_camel_case_and_lower_case_enum_names_are_accepted() -> None:
+    request = parse_request(
+        {
+            "contents": [
+                {
+                    "role": "user",
+                    "parts": [
+                        {"file_data": {"file_uri": "gs://b/a.jpg", "mime_type": "image/jpeg"}},
+                        {"fileData": {"fileUri": "gs://b/b.jpg", "mimeType": "image/jpeg"}},
+                    ],
+                }
+            ],
+            "system_instruction": {"parts": [{"text": "Be brief."}]},
+            "generationConfig": {
+                "response_mime_type": "application/json",
+                "responseSchema": {"type": "object", "properties": {"n": {"type": "integer"}}},
+            },
+        }
+    )
+    assert [part.file_data.file_uri for part in request.contents[0].parts] == [
+        "gs://b/a.jpg",
+        "gs://b/b.jpg",
+    ]
+    assert request.generation_config.response_schema.properties["n"].type_.name == "INTEGER"
+
+
+@pytest.mark.parametrize(
+    ("request_json", "named"),
+    [
+        ({"contents": [{"role": "user", "parts": [{"txt": "typo"}]}]}, "txt"),
+        ({"contents": [{"role": "user", "parts": [{"text": 5}]}]}, "text"),
+        ({"contents": []}, "contents"),
+        ({"contents": [{"role": "user", "parts": []}]}, "parts"),
+        ({"contents": [{"role": "robot", "parts": [{"text": "x"}]}]}, "robot"),
+        ({"contents": [{"parts": [{"text": "a", "fileData": {"fileUri": "gs://b/x"}}]}]}, "data"),
+        ({"contents": [{"parts": [{"fileData": {"fileUri": "gs://b/x"}}]}]}, "mimeType"),
+        (
+            {
+                "contents": [{"parts": [{"text": "x"}]}],
+                "generationConfig": {"responseSchema": {"type": "OBJECT"}},
+            },
+            "responseMimeType",
+        ),
+    ],
+)
+def test_invalid_request_is_an_invalid_argument_naming_the_problem(
+    request_json: dict[str, object], named: str
+) -> None:
+    row = parse_line(7, json.dumps({"request": request_json}))
+    assert row.request is None and row.error is not None
+    assert (row.error.http_code, row.error.status) == (400, "INVALID_ARGUMENT")
+    assert named in row.error.message
+    assert row.raw_request == request_json
+
+
+@pytest.mark.parametrize("line", ["not json", "[1, 2]", '{"key": "a"}', '{"request": "text"}'])
+def test_line_without_a_request_object_is_an_error_row(line: str) -> None:
+    row = parse_line(3, line)
+    assert row.request is None
+    assert isinstance(row.error, ApiError) and row.error.status == "INVALID_ARGUMENT"
+
+
+def test_echo_gives_every_part_every_part_key_with_nulls() -> None:
+    first = {"contents": [{"role": "user", "parts": [{"text": "a"}]}]}
+    second = {"contents": [{"role": "user", "parts": [{"fileData": {"fileUri": "gs://b/x"}}]}]}
+    keys = frozenset(part_keys_of(first) | part_keys_of(second))
+    assert echo_with_nulls(first, keys) == {
+        "contents": [{"role": "user", "parts": [{"text": "a", "fileData": None}]}]
+    }
+    assert first == {"contents": [{"role": "user", "parts": [{"text": "a"}]}]}  # not changed
+
+
+def test_row_status_text_has_the_service_form() -> None:
+    status = invalid_argument("Bad thing.").row_status()
+    assert status == (
+        'Bad Request: {"error": {"code": 400, "message": "Bad thing.", "status": "INVALID_ARGUMENT"}}'
+    )
