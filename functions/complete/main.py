@@ -1,8 +1,9 @@
 """The complete function. A batch job finished: load its rows into BigQuery and notify."""
 
 import functions_framework
-from batchline import handlers
 from cloudevents.http import CloudEvent
+
+from batchline import handlers
 
 
 @functions_framework.cloud_event

@@ -1,8 +1,9 @@
 """The poll function. Cloud Scheduler ticked (through Pub/Sub): check the jobs in flight."""
 
 import functions_framework
-from batchline import handlers
 from cloudevents.http import CloudEvent
+
+from batchline import handlers
 
 
 @functions_framework.cloud_event

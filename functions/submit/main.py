@@ -1,8 +1,9 @@
 """The submit function. A Cloud Storage object was finalized in the input bucket: validate and submit it."""
 
 import functions_framework
-from batchline import handlers
 from cloudevents.http import CloudEvent
+
+from batchline import handlers
 
 
 @functions_framework.cloud_event
