@@ -73,8 +73,9 @@ class Poller:
         summary = PollSummary()
         deadline = self._monotonic() + self.settings.poll_budget.total_seconds()
         for job in self.ledger.list_jobs_to_notify():
-            self._announce(job, None)
-            summary.resent += 1
+            if self._announcement_overdue(job):
+                self._announce(job, None)
+                summary.resent += 1
         in_flight = self.ledger.list_in_flight_jobs()
         for index, job in enumerate(in_flight):
             if self._monotonic() >= deadline:
@@ -98,7 +99,7 @@ class Poller:
             fields = {
                 "vertex_state": snapshot.state,
                 "output_directory": snapshot.output_directory,
-                "error": snapshot.error or self._age_reason(job, snapshot),
+                "error": self._age_reason(job, snapshot) or snapshot.error,
                 "end_time": snapshot.end_time,
                 "start_time": snapshot.start_time,
             }
@@ -124,6 +125,15 @@ class Poller:
         data, attributes = finished_message(job, snapshot)
         self.finished_topic.publish(data, attributes)
         self.ledger.mark_finished_notified(job.job_name)
+
+    def _announcement_overdue(self, job: JobRecord) -> bool:
+        """A finished job whose message was not confirmed within a poll budget: the tick
+        that finished it died before confirming. A younger one may still be in the hands of
+        an overlapping tick, and resending it would announce the job twice."""
+        finished = job.extra.get("finished_time")
+        return not isinstance(finished, datetime) or (
+            self._now() - finished > self.settings.poll_budget
+        )
 
     def _too_old(self, job: JobRecord) -> bool:
         created = job.created_time

@@ -59,12 +59,13 @@ class Stager:
         self,
         open_part: OpenPart,
         *,
-        max_requests: int = MAX_REQUESTS_PER_JOB,
-        max_bytes: int = MAX_BYTES_PER_JOB,
+        max_requests: int | None = None,
+        max_bytes: int | None = None,
     ) -> None:
         self._open_part = open_part
-        self._max_requests = max_requests
-        self._max_bytes = max_bytes
+        # Read when the stager is made, so that the limits can be set for one deployment.
+        self._max_requests = MAX_REQUESTS_PER_JOB if max_requests is None else max_requests
+        self._max_bytes = MAX_BYTES_PER_JOB if max_bytes is None else max_bytes
         self._parts: list[StagedPart] = []
         self._sinks: tuple[IO[bytes], IO[bytes]] | None = None
         self._requests = self._bytes = self._first = self._last = 0

@@ -82,6 +82,20 @@ def _retry() -> Any:
     )
 
 
+def error_status(exc: Exception) -> str:
+    """The canonical status of a REST error ("INVALID_ARGUMENT", "FAILED_PRECONDITION", ...).
+
+    Over REST the client picks the exception class from the HTTP code alone, so every 400
+    is a BadRequest; the status that tells them apart is in the error body.
+    """
+    response = getattr(exc, "response", None)
+    try:
+        status = response.json()["error"]["status"] if response is not None else ""
+    except (ValueError, KeyError, TypeError, AttributeError):
+        status = ""
+    return str(status)
+
+
 @contextmanager
 def _classified(action: str) -> Iterator[None]:
     """Google API errors as Batchline's transient or permanent errors."""
@@ -89,11 +103,17 @@ def _classified(action: str) -> Iterator[None]:
 
     try:
         yield
-    except (exceptions.InvalidArgument, exceptions.NotFound, exceptions.OutOfRange) as exc:
+    except exceptions.BadRequest as exc:
+        # FAILED_PRECONDITION at create is a brand-new project's "service agents are being
+        # provisioned": it clears with time. Any other 400 is the request's own fault.
+        if error_status(exc) == "FAILED_PRECONDITION":
+            raise TransientError(f"{action}: {exc}") from exc
+        raise PermanentError(f"{action}: {exc.message}") from exc
+    except (exceptions.NotFound, exceptions.OutOfRange) as exc:
         raise PermanentError(f"{action}: {exc.message}") from exc
     except exceptions.GoogleAPIError as exc:
-        # Quota, unavailability, provisioning service agents, permissions being granted:
-        # all can clear with time, so the event is delivered again.
+        # Quota, unavailability, permissions being granted: all can clear with time, so the
+        # event is delivered again.
         raise TransientError(f"{action}: {exc}") from exc
 
 
@@ -177,6 +197,8 @@ class VertexJobs:
                 self._client.cancel_batch_prediction_job(
                     name=name, retry=_retry(), timeout=READ_TIMEOUT_SECONDS
                 )
-            except exceptions.FailedPrecondition:
-                return False
+            except exceptions.BadRequest as exc:
+                if error_status(exc) == "FAILED_PRECONDITION":  # it had already ended
+                    return False
+                raise
         return True

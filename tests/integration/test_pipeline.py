@@ -1,0 +1,307 @@
+"""The three functions against the emulators: what a user of the pipeline relies on.
+
+Every event goes through functions/*/main.py as the platform delivers it; a 200 answer
+acknowledges it, anything else makes the platform deliver it again.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pipeline_support import Cloud
+
+from batchline.ledger_states import JobState, SourceState
+
+pytestmark = pytest.mark.integration
+
+
+def lines(*requests: dict[str, Any], keys: bool = True) -> bytes:
+    rows = []
+    for number, request in enumerate(requests, start=1):
+        record = {"request": request}
+        if keys:
+            record["key"] = f"item-{number}"
+        rows.append(json.dumps(record))
+    return ("\n".join(rows) + "\n").encode()
+
+
+def text(prompt: str) -> dict[str, Any]:
+    return {"contents": [{"role": "user", "parts": [{"text": prompt}]}]}
+
+
+def test_upload_becomes_rows_and_one_notification_however_often_events_repeat(
+    cloud: Cloud,
+) -> None:
+    resource = cloud.upload("reviews.jsonl", lines(*(text(f"Review {i}") for i in range(5))))
+    for _ in range(3):  # the same finalized event delivered three times
+        assert cloud.deliver_upload(resource) == 200
+    jobs = cloud.vertex_jobs()
+    assert len(jobs) == 1, "one job, however often the upload event arrives"
+
+    finished = []
+    for _ in range(3):  # ticks until the job ends, and more
+        assert cloud.deliver_tick() == 200
+        finished += cloud.finished_messages()
+    assert len(finished) == 1, "one job-finished message per job"
+
+    data, attributes = finished[0]
+    for _ in range(3):  # the same job-finished message three times
+        assert cloud.deliver_finished(data, attributes) == 200
+
+    rows = cloud.predictions(cloud.source_uri(resource))
+    assert [(row["input_line"], row["key"], row["status"]) for row in rows] == [
+        (n, f"item-{n}", "SUCCEEDED") for n in range(1, 6)
+    ]
+    assert all(row["response_text"] and row["total_tokens"] for row in rows)
+    assert all(row["job_id"] == jobs[0].name.rpartition("/")[2] for row in rows)
+    assert "batchline_line" not in json.dumps(rows[0]["request"])
+    (job_row,) = cloud.job_rows()
+    assert (job_row["total_count"], job_row["succeeded_count"], job_row["missing_count"]) == (
+        5,
+        5,
+        0,
+    )
+    assert job_row["estimated_cost_usd"] > 0
+
+    notifications = cloud.notifications()
+    assert len(notifications) == 1
+    body, attributes = notifications[0]
+    assert attributes == {
+        "event": "job.succeeded",
+        "bucket": cloud.settings.input_bucket,
+        "object": "reviews.jsonl",
+        "status": "succeeded",
+    }
+    assert body["schema_version"] == 1
+    assert body["source_uri"] == cloud.source_uri(resource)
+    assert body["counts"] == {"total": 5, "succeeded": 5, "failed": 0, "blocked": 0, "missing": 0}
+    assert body["tokens"]["total"] == sum(row["total_tokens"] for row in rows)
+    assert body["table"].endswith(f"{cloud.settings.dataset}.predictions")
+    source = cloud.ledger().get_source(_ref(resource))
+    assert source.state == SourceState.LOADED
+
+
+def test_a_bad_file_is_reported_kept_and_never_submitted(cloud: Cloud) -> None:
+    resource = cloud.upload_sample("broken_requests.jsonl", "drops/broken.jsonl")
+    assert cloud.deliver_upload(resource) == 200
+    assert cloud.vertex_jobs() == []
+    bucket = cloud.settings.input_bucket
+    from batchline.clients import storage_client
+
+    storage = storage_client().bucket(bucket)
+    assert storage.blob("drops/broken.jsonl").exists(), "the original is kept"
+    report_text = storage.blob("batchline-reports/drops/broken.jsonl.report.txt").download_as_text()
+    assert "broken.jsonl:2: error: request.generationConfig.temprature:" in report_text
+    report = json.loads(
+        storage.blob("batchline-reports/drops/broken.jsonl.report.json").download_as_text()
+    )
+    assert report["error_count"] == 7 and report["source_uri"] == cloud.source_uri(resource)
+    assert cloud.ledger().get_source(_ref(resource)).state == SourceState.REJECTED
+    ((body, attributes),) = cloud.notifications()
+    assert attributes["event"] == "file.rejected" and attributes["status"] == "rejected"
+    assert body["error_count"] == 7 and body["report_uri"].endswith(".report.txt")
+
+
+def test_objects_that_are_not_requests_files_are_ignored(cloud: Cloud) -> None:
+    for name in (
+        "notes.txt",
+        "batchline-reports/old.jsonl.report.txt",
+        "batchline-reports/x.jsonl",
+    ):
+        assert cloud.deliver_upload(cloud.upload(name, b"anything")) == 200
+    assert cloud.vertex_jobs() == []
+    assert cloud.ledger().list_sources() == []
+
+
+def test_overlapping_poll_ticks_announce_each_job_once(cloud: Cloud) -> None:
+    for name in ("a.jsonl", "b.jsonl"):
+        assert cloud.deliver_upload(cloud.upload(name, lines(text(name)))) == 200
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = list(pool.map(lambda _: cloud.deliver_tick(), range(8)))
+    assert statuses == [200] * 8
+    finished = cloud.finished_messages()
+    assert sorted(json.loads(data)["job_name"] for data, _ in finished) == sorted(
+        job.name for job in cloud.vertex_jobs()
+    )
+
+
+def test_crash_between_creating_and_recording_the_job_makes_no_second_job(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from batchline.ledger import JobLedger
+
+    original = JobLedger.record_job
+    crashes = iter([True])
+
+    def record_then_maybe_die(self: JobLedger, *args: Any, **kwargs: Any) -> str:
+        if next(crashes, False):
+            raise SystemExit("the instance died after creating the job")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(JobLedger, "record_job", record_then_maybe_die)
+    resource = cloud.upload("crash.jsonl", lines(text("a"), text("b")))
+    with pytest.raises(SystemExit):
+        cloud.deliver_upload(resource)
+    assert len(cloud.vertex_jobs()) == 1
+    # The claim of the dead attempt holds for its lease: the retry waits, then takes over.
+    assert cloud.deliver_upload(resource) == 500
+    cloud.reconfigure(monkeypatch)  # a new instance...
+    monkeypatch.setattr(JobLedger, "claim_lease", timedelta(0), raising=False)
+    _expire_claims(cloud, monkeypatch)
+    assert cloud.deliver_upload(resource) == 200
+    (job,) = cloud.vertex_jobs()
+    source = cloud.ledger().get_source(_ref(resource))
+    assert source.state == SourceState.SUBMITTED and source.parts == {1: job.name}
+
+
+def test_crash_between_loading_and_marking_loads_the_rows_once(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from batchline.ledger import JobLedger
+
+    resource = cloud.upload("load-crash.jsonl", lines(*(text(f"q{i}") for i in range(4))))
+    ((data, attributes),) = cloud.run_to_finished(resource)
+    original = JobLedger.mark_job_loaded
+    crashes = iter([True])
+
+    def mark_then_maybe_die(self: JobLedger, *args: Any, **kwargs: Any) -> bool:
+        if next(crashes, False):
+            raise SystemExit("the instance died after loading the rows")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(JobLedger, "mark_job_loaded", mark_then_maybe_die)
+    with pytest.raises(SystemExit):
+        cloud.deliver_finished(data, attributes)
+    assert len(cloud.predictions(cloud.source_uri(resource))) == 4
+    _expire_load_claims(cloud, monkeypatch)
+    assert cloud.deliver_finished(data, attributes) == 200
+    assert len(cloud.predictions(cloud.source_uri(resource))) == 4, "no row doubled"
+    assert len(cloud.job_rows()) == 1
+    assert len(cloud.notifications()) == 1
+    (job,) = cloud.ledger().list_jobs_for_source(_ref(resource))
+    assert job.state == JobState.LOADED
+
+
+def test_failed_and_blocked_requests_keep_their_rows(cloud: Cloud) -> None:
+    cloud.vertex_server.set_faults(row_failure_rate=0.5)
+    marker = cloud.vertex_server.current_faults().block_marker
+    requests = [text(f"question {i}") for i in range(10)] + [text(f"please {marker} this")]
+    resource = cloud.upload("mixed.jsonl", lines(*requests))
+    for data, attributes in cloud.run_to_finished(resource):
+        assert cloud.deliver_finished(data, attributes) == 200
+    rows = cloud.predictions(cloud.source_uri(resource))
+    assert len(rows) == 11, "every request has its row"
+    statuses = {row["status"] for row in rows}
+    assert statuses == {"SUCCEEDED", "FAILED", "BLOCKED"}
+    assert all(row["error"] for row in rows if row["status"] != "SUCCEEDED")
+    blocked = [row for row in rows if row["status"] == "BLOCKED"]
+    assert [row["input_line"] for row in blocked] == [11]
+    ((body, _),) = cloud.notifications()
+    counts = body["counts"]
+    assert counts["total"] == 11 and counts["blocked"] == 1
+    assert counts["succeeded"] + counts["failed"] == 10 and counts["failed"] > 0
+
+
+def test_a_file_over_one_jobs_limit_is_split_and_announced_once(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from batchline import staging
+
+    monkeypatch.setattr(staging, "MAX_REQUESTS_PER_JOB", 2)
+    resource = cloud.upload("big.jsonl", lines(*(text(f"item {i}") for i in range(5))))
+    finished = cloud.run_to_finished(resource)
+    assert len(cloud.vertex_jobs()) == 3 and len(finished) == 3
+    for data, attributes in finished:
+        assert cloud.deliver_finished(data, attributes) == 200
+    rows = cloud.predictions(cloud.source_uri(resource))
+    assert [row["input_line"] for row in rows] == [1, 2, 3, 4, 5]
+    assert len({row["job_id"] for row in rows}) == 3
+    ((body, _),) = cloud.notifications()
+    assert len(body["job_ids"]) == 3 and body["counts"]["succeeded"] == 5
+
+
+def test_an_unknown_model_is_reported_not_retried(cloud: Cloud) -> None:
+    resource = cloud.upload("old.jsonl", lines(text("hi")), metadata={"model": "gemini-1.5-flash"})
+    assert cloud.deliver_upload(resource) == 200
+    source = cloud.ledger().get_source(_ref(resource))
+    assert source.state == SourceState.FAILED and "gemini-1.5-flash" in (source.error or "")
+    ((body, attributes),) = cloud.notifications()
+    assert attributes["event"] == "job.failed" and "gemini-1.5-flash" in body["error"]
+
+
+def test_a_transient_vertex_error_makes_the_event_retry(cloud: Cloud) -> None:
+    cloud.vertex_server.set_faults(create_503=1)
+    resource = cloud.upload("busy.jsonl", lines(text("hi")))
+    assert cloud.deliver_upload(resource) == 500, "not acknowledged: the platform retries"
+    assert cloud.vertex_jobs() == []
+    from batchline.ledger import JobLedger
+
+    assert cloud.deliver_upload(resource) in (200, 500)  # claim lease still held: wait
+    _expire_claims(cloud, pytest.MonkeyPatch())
+    assert cloud.deliver_upload(resource) == 200
+    assert len(cloud.vertex_jobs()) == 1
+    assert JobLedger.from_settings().get_source(_ref(resource)).state == SourceState.SUBMITTED
+
+
+def test_a_failed_job_still_loads_its_rows_and_says_failed(cloud: Cloud) -> None:
+    cloud.vertex_server.set_faults(fail_jobs=True)
+    resource = cloud.upload("doomed.jsonl", lines(*(text(f"x{i}") for i in range(4))))
+    for data, attributes in cloud.run_to_finished(resource):
+        assert cloud.deliver_finished(data, attributes) == 200
+    rows = cloud.predictions(cloud.source_uri(resource))
+    ((body, attributes),) = cloud.notifications()
+    assert attributes["event"] == "job.failed"
+    assert body["jobs"][0]["state"] == "JOB_STATE_FAILED"
+    assert body["counts"]["total"] == 4
+    assert body["counts"]["missing"] == 4 - len(rows)
+
+
+def test_a_job_past_the_age_limit_is_cancelled_and_reported(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cloud.vertex_server.set_faults(pending_seconds=3600)
+    resource = cloud.upload("slow.jsonl", lines(text("take your time")))
+    assert cloud.deliver_upload(resource) == 200
+    cloud.reconfigure(monkeypatch, BATCHLINE_MAX_JOB_AGE_HOURS="0.00001")
+    finished = []
+    for _ in range(10):
+        assert cloud.deliver_tick() == 200
+        finished += cloud.finished_messages()
+        if finished:
+            break
+    assert len(finished) == 1
+    assert cloud.deliver_finished(*finished[0]) == 200
+    ((body, attributes),) = cloud.notifications()
+    assert attributes["event"] == "job.failed"
+    assert body["jobs"][0]["state"] == "JOB_STATE_CANCELLED"
+    assert "BATCHLINE_MAX_JOB_AGE_HOURS" in body["jobs"][0]["error"]
+
+
+def test_an_event_past_the_age_limit_is_dropped(cloud: Cloud) -> None:
+    resource = cloud.upload("late.jsonl", lines(text("hi")))
+    old = datetime.now(UTC) - timedelta(hours=25)
+    assert cloud.deliver_upload(resource, time=old) == 200
+    assert cloud.vertex_jobs() == [] and cloud.ledger().list_sources() == []
+
+
+def _ref(resource: dict[str, Any]) -> Any:
+    from batchline.ledger_states import SourceRef
+
+    return SourceRef(resource["bucket"], resource["name"], int(resource["generation"]))
+
+
+def _expire_claims(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let claims held by dead attempts lapse (the lease is minutes in production)."""
+    from batchline import app
+
+    app.submitter().ledger.claim_lease = timedelta(0)
+
+
+def _expire_load_claims(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    from batchline import app
+
+    app.completer().ledger.load_lease = timedelta(0)
