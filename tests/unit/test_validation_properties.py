@@ -172,13 +172,15 @@ def _library_leniency(message: str) -> bool:
       (FieldNameDuplicateDifferentCasing) requires refusing it;
     - true/false for a number or an enum: Python's bool is an int, so it becomes 0 or 1;
     - a number that is none of the enum's values: proto3 keeps it as an unknown value; the
-      validator refuses it, since no valid request can mean it.
+      validator refuses it, since no valid request can mean it;
+    - a fraction for an enum: json_format truncates it with int().
     """
     return (
         message.endswith(("got a list", "got the string ''"))
         or message.startswith("given twice")
         or message.endswith(("got true", "got false"))
         or ((message.startswith("-") or message[:1].isdigit()) and " number" in message)
+        or " name, got the number " in message
     )
 
 

@@ -174,7 +174,8 @@ def _enum_checker(enum_name: str) -> Checker:
         if type(value) is str:
             if value not in names:
                 errors.append((path, f"{value!r} is not a {short}: expected one of {listed}"))
-        elif type(value) is int:
+        elif type(value) is int or (type(value) is float and value.is_integer()):
+            # An enum's number, as for integer fields an integral float counts.
             if value not in numbers:
                 errors.append((path, f"{value} is not a {short} number"))
         else:
