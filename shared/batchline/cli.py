@@ -233,20 +233,32 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
     from batchline.ledger import JobLedger
 
     ledger = JobLedger.from_settings()
+    records = ledger.list_sources(limit=args.limit)
+    if args.format == "json":
+        for record in records:
+            print(json.dumps(_source_json(record, ledger), default=str))
+        return EXIT_VALID
     rows = []
-    for record in ledger.list_sources(limit=args.limit):
+    for record in records:
         totals = record.totals
+        counts = (
+            [
+                totals.total,
+                totals.succeeded,
+                totals.failed,
+                totals.blocked,
+                totals.missing,
+                totals.total_tokens,
+            ]
+            if totals
+            else [""] * 6
+        )
         rows.append(
             [
                 record.source.uri,
                 record.state,
                 record.part_count or "",
-                totals.total if totals else "",
-                totals.succeeded if totals else "",
-                totals.failed if totals else "",
-                totals.blocked if totals else "",
-                totals.missing if totals else "",
-                totals.total_tokens if totals else "",
+                *counts,
                 record.error or record.report_uri or "",
             ]
         )
@@ -269,12 +281,40 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
     return EXIT_VALID
 
 
+def _source_json(record: Any, ledger: Any) -> dict[str, Any]:
+    return {
+        "source_uri": record.source.uri,
+        "state": str(record.state),
+        "parts": record.part_count,
+        "jobs": [
+            {
+                "job_name": job.job_name,
+                "part": job.part,
+                "state": str(job.state),
+                "vertex_state": job.vertex_state,
+                "error": job.error,
+            }
+            for job in ledger.list_jobs_for_source(record.source)
+        ],
+        "totals": record.totals.as_dict() if record.totals else None,
+        "report_uri": record.report_uri,
+        "error_count": record.error_count,
+        "error": record.error,
+        "created_time": record.created_time,
+        "loaded_time": record.loaded_time,
+    }
+
+
 def _cmd_query(args: argparse.Namespace) -> int:
     _use_target()
     from batchline.clients import bigquery_client
 
     result = bigquery_client().query(args.sql).result()
     columns = [field.name for field in result.schema]
+    if args.format == "json":
+        for row in result:
+            print(json.dumps({column: row[column] for column in columns}, default=str))
+        return EXIT_VALID
     rows = [[_cell(row[column]) for column in columns] for row in result]
     _print_table(_console(), columns, rows)
     return EXIT_VALID
@@ -355,10 +395,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     jobs = commands.add_parser("jobs", help="the ledger: uploads and their jobs")
     jobs.add_argument("--limit", type=int, default=20)
+    jobs.add_argument("--format", choices=("table", "json"), default="table")
     jobs.set_defaults(handler=_cmd_jobs)
 
     query = commands.add_parser("query", help="run GoogleSQL against the warehouse")
     query.add_argument("sql", metavar="SQL")
+    query.add_argument("--format", choices=("table", "json"), default="table")
     query.set_defaults(handler=_cmd_query)
 
     rows = commands.add_parser(

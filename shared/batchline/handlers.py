@@ -16,6 +16,7 @@ from batchline.errors import PermanentError
 from batchline.events import (
     PUBSUB_PUBLISHED,
     STORAGE_FINALIZED,
+    Event,
     event_of,
     pubsub_message,
     storage_object,
@@ -26,7 +27,7 @@ log = logging.getLogger("batchline.handlers")
 _T = TypeVar("_T")
 
 
-def _run(cloud_event: Any, expected_type: str, step: Callable[[Any], _T]) -> _T | None:
+def _run(cloud_event: Any, expected_type: str, step: Callable[[Event], _T]) -> _T | None:
     configure_logging()
     event = event_of(cloud_event)
     with log_context(event_id=event.id, event_type=event.type):
@@ -42,11 +43,12 @@ def _run(cloud_event: Any, expected_type: str, step: Callable[[Any], _T]) -> _T 
 
 def on_object_finalized(cloud_event: Any) -> Any:
     """Storage `finalized` on the input bucket -> submit."""
-    return _run(
-        cloud_event,
-        STORAGE_FINALIZED,
-        lambda event: app.submitter().handle(storage_object(cloud_event.data), event),
-    )
+
+    def submit(event: Event) -> Any:
+        obj = storage_object(cloud_event.data)  # parsed before any client is built
+        return app.submitter().handle(obj, event)
+
+    return _run(cloud_event, STORAGE_FINALIZED, submit)
 
 
 def on_poll_tick(cloud_event: Any) -> Any:
@@ -56,8 +58,9 @@ def on_poll_tick(cloud_event: Any) -> Any:
 
 def on_job_finished(cloud_event: Any) -> Any:
     """A job-finished message -> load its rows, notify."""
-    return _run(
-        cloud_event,
-        PUBSUB_PUBLISHED,
-        lambda event: app.completer().handle(pubsub_message(cloud_event.data)),
-    )
+
+    def complete(event: Event) -> Any:
+        message = pubsub_message(cloud_event.data)  # parsed before any client is built
+        return app.completer().handle(message)
+
+    return _run(cloud_event, PUBSUB_PUBLISHED, complete)
