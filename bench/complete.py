@@ -24,6 +24,8 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+from measure import best_interleaved
+
 from batchline.rows import TAG_LABEL, PredictionShaper
 
 RATIO_TARGET = 3.0
@@ -235,12 +237,9 @@ def main() -> int:
         path = Path(tmp) / "predictions.jsonl"
         write_file(path, args.lines)
         size_mb = path.stat().st_size / 1e6
-        # Interleave the two measurements and keep each one's best, to damp machine noise.
-        parse_times, shape_times = [], []
-        for _ in range(3):
-            parse_times.append(parse_only(path))
-            shape_times.append(shape(path, args.lines))
-        parse_s, shape_s = min(parse_times), min(shape_times)
+        parse_s, shape_s = best_interleaved(
+            lambda: parse_only(path), lambda: shape(path, args.lines)
+        )
         ratio = shape_s / parse_s
         quarter = args.lines // 4
         small_mb = peak_traced_mb(path, args.lines, quarter)

@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from measure import best_interleaved
+
 RATIO_TARGET = 2.0
 MEMORY_TARGET_MB = 150.0
 WORDS = [
@@ -157,12 +159,7 @@ def main() -> int:
         path = Path(tmp) / "requests.jsonl"
         write_file(path, args.lines)
         size_mb = path.stat().st_size / 1e6
-        # Interleave the two measurements and keep each one's best, to damp machine noise.
-        parse_times, validate_times = [], []
-        for _ in range(3):
-            parse_times.append(parse_only(path))
-            validate_times.append(validate(path))
-        parse_s, validate_s = min(parse_times), min(validate_times)
+        parse_s, validate_s = best_interleaved(lambda: parse_only(path), lambda: validate(path))
         ratio = validate_s / parse_s
         small_mb = peak_memory_mb(path)
         big = Path(tmp) / "requests-x3.jsonl"

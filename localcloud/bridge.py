@@ -16,7 +16,6 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
 import threading
 import time
@@ -26,6 +25,8 @@ import uuid
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from localcloud.ports import stop_on_signals
 
 log = logging.getLogger("localcloud.bridge")
 
@@ -134,8 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     bridge = Bridge(args.submit_url, args.tick_seconds)
     health = ThreadingHTTPServer(("127.0.0.1", args.health_port), _Health)
     threading.Thread(target=health.serve_forever, daemon=True).start()
-    signal.signal(signal.SIGTERM, lambda *_: bridge.stop.set())
-    signal.signal(signal.SIGINT, lambda *_: bridge.stop.set())
+    bridge.stop = stop_on_signals()
     try:
         bridge.run()
     finally:

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
-import threading
 from collections.abc import Sequence
-from types import FrameType
 
 from localcloud.bigquery.logs import configure_json_logging
 from localcloud.bigquery.server import BigQueryEmulator, Fault
+from localcloud.ports import stop_on_signals, wait_for
 
 _LOG = logging.getLogger("localcloud.bigquery")
 
@@ -55,14 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configure_json_logging()
 
-    stop = threading.Event()
-
-    def request_stop(signum: int, _frame: FrameType | None) -> None:
-        _LOG.info("received %s, stopping", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    stop = stop_on_signals(lambda name: _LOG.info("received %s, stopping", name))
     emulator = BigQueryEmulator(
         args.host,
         args.port,
@@ -72,8 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     emulator.start()
     try:
-        while not stop.wait(0.5):
-            pass
+        wait_for(stop)
     finally:
         emulator.stop()
     return 0

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
-from types import FrameType
 
+from localcloud.ports import stop_on_signals, wait_for
 from localcloud.vertex.config import SettingError
 from localcloud.vertex.server import VertexEmulator
 
@@ -23,20 +21,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
 
-    stop = threading.Event()
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    stop = stop_on_signals()
     try:
         emulator = VertexEmulator(args.host, args.port).start()
     except SettingError as exc:
         parser.error(str(exc))
     try:
-        while not stop.wait(0.5):
-            pass
+        wait_for(stop)
     finally:
         emulator.stop()
     return 0

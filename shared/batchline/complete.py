@@ -43,22 +43,14 @@ class CompleteResult:
     notified: bool = False
 
 
+@dataclass
 class Completer:
-    def __init__(
-        self,
-        settings: Settings,
-        ledger: JobLedger,
-        storage: Storage,
-        vertex: VertexJobs,
-        warehouse: Warehouse,
-        notifications: Publisher,
-    ) -> None:
-        self.settings = settings
-        self.ledger = ledger
-        self.storage = storage
-        self.vertex = vertex
-        self.warehouse = warehouse
-        self.notifications = notifications
+    settings: Settings
+    ledger: JobLedger
+    storage: Storage
+    vertex: VertexJobs
+    warehouse: Warehouse
+    notifications: Publisher
 
     def handle(self, message: PubSubMessage) -> CompleteResult:
         body = message.json()

@@ -51,34 +51,29 @@ def finished_message(job: JobRecord, snapshot: BatchJob | None) -> tuple[bytes, 
     return json.dumps(body).encode(), {"job": job.job_id}
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
 class Poller:
-    def __init__(
-        self,
-        settings: Settings,
-        ledger: JobLedger,
-        vertex: VertexJobs,
-        finished_topic: Publisher,
-        *,
-        monotonic: Callable[[], float] = time.monotonic,
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self.settings = settings
-        self.ledger = ledger
-        self.vertex = vertex
-        self.finished_topic = finished_topic
-        self._monotonic = monotonic
-        self._now = now
+    settings: Settings
+    ledger: JobLedger
+    vertex: VertexJobs
+    finished_topic: Publisher
+    monotonic: Callable[[], float] = time.monotonic
+    now: Callable[[], datetime] = _utc_now
 
     def tick(self) -> PollSummary:
         summary = PollSummary()
-        deadline = self._monotonic() + self.settings.poll_budget.total_seconds()
+        deadline = self.monotonic() + self.settings.poll_budget.total_seconds()
         for job in self.ledger.list_jobs_to_notify():
             if self._announcement_overdue(job):
                 self._announce(job, None)
                 summary.resent += 1
         in_flight = self.ledger.list_in_flight_jobs()
         for index, job in enumerate(in_flight):
-            if self._monotonic() >= deadline:
+            if self.monotonic() >= deadline:
                 summary.deferred = len(in_flight) - index
                 log.warning("poll budget spent: %d jobs left for the next tick", summary.deferred)
                 break
@@ -132,12 +127,12 @@ class Poller:
         an overlapping tick, and resending it would announce the job twice."""
         finished = job.extra.get("finished_time")
         return not isinstance(finished, datetime) or (
-            self._now() - finished > self.settings.poll_budget
+            self.now() - finished > self.settings.poll_budget
         )
 
     def _too_old(self, job: JobRecord) -> bool:
         created = job.created_time
-        return created is not None and self._now() - created > self.settings.max_job_age
+        return created is not None and self.now() - created > self.settings.max_job_age
 
     def _age_reason(self, job: JobRecord, snapshot: BatchJob) -> str:
         if snapshot.state == "JOB_STATE_CANCELLED" and self._too_old(job):

@@ -58,20 +58,13 @@ def source_labels(source: SourceRef, part: int) -> dict[str, str]:
     }
 
 
+@dataclass
 class Submitter:
-    def __init__(
-        self,
-        settings: Settings,
-        ledger: JobLedger,
-        storage: Storage,
-        vertex: VertexJobs,
-        notifications: Publisher,
-    ) -> None:
-        self.settings = settings
-        self.ledger = ledger
-        self.storage = storage
-        self.vertex = vertex
-        self.notifications = notifications
+    settings: Settings
+    ledger: JobLedger
+    storage: Storage
+    vertex: VertexJobs
+    notifications: Publisher
 
     def skip_reason(self, obj: StorageObject) -> str:
         """Why an object is not a requests file to submit ("" when it is one)."""

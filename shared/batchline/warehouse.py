@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from batchline.errors import PermanentError, TransientError
-from batchline.schemas import JOBS_TABLE, PREDICTIONS_TABLE, schema_fields
+from batchline.schemas import JOBS_TABLE, PREDICTIONS_TABLE, TableName, schema_fields
 
 LOAD_TIMEOUT_SECONDS = 300.0
 MAX_LOAD_ATTEMPTS = 5
@@ -24,6 +24,18 @@ def load_job_id(kind: str, vertex_job_id: str) -> str:
     """The BigQuery job id for one load of one Vertex AI job (letters, digits, _ and -)."""
     clean = re.sub(r"[^A-Za-z0-9_-]", "_", vertex_job_id)
     return f"batchline_{kind}_{clean}"
+
+
+def _append_config(table: TableName) -> Any:
+    """Newline-delimited JSON appended to an existing table with the project's schema."""
+    from google.cloud import bigquery
+
+    return bigquery.LoadJobConfig(
+        source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON,
+        write_disposition=bigquery.WriteDisposition.WRITE_APPEND,
+        create_disposition=bigquery.CreateDisposition.CREATE_NEVER,
+        schema=schema_fields(table),
+    )
 
 
 class Warehouse:
@@ -38,14 +50,7 @@ class Warehouse:
 
     def load_predictions(self, uri: str, base_job_id: str) -> int:
         """Append the NDJSON rows at `uri` to the predictions table; rows loaded."""
-        from google.cloud import bigquery
-
-        config = bigquery.LoadJobConfig(
-            source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON,
-            write_disposition=bigquery.WriteDisposition.WRITE_APPEND,
-            create_disposition=bigquery.CreateDisposition.CREATE_NEVER,
-            schema=schema_fields(PREDICTIONS_TABLE),
-        )
+        config = _append_config(PREDICTIONS_TABLE)
         return self._run_once(
             base_job_id,
             lambda job_id: self._client.load_table_from_uri(
@@ -59,14 +64,7 @@ class Warehouse:
 
     def load_job_rows(self, rows: Sequence[Mapping[str, Any]], base_job_id: str) -> int:
         """Append rows to the jobs table in one load job (exactly once per id)."""
-        from google.cloud import bigquery
-
-        config = bigquery.LoadJobConfig(
-            source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON,
-            write_disposition=bigquery.WriteDisposition.WRITE_APPEND,
-            create_disposition=bigquery.CreateDisposition.CREATE_NEVER,
-            schema=schema_fields(JOBS_TABLE),
-        )
+        config = _append_config(JOBS_TABLE)
         return self._run_once(
             base_job_id,
             lambda job_id: self._client.load_table_from_json(

@@ -91,3 +91,12 @@ def test_fixture_payloads_parse_into_types() -> None:
     assert pubsub_message({"message": {"data": encoded, "messageId": "1"}}).json() == {
         "job_name": "x"
     }
+
+
+def test_a_tick_of_another_type_is_acknowledged_and_ignored(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    event = fixture_event("pubsub_message_published.json")
+    event["attributes"]["type"] = "google.cloud.scheduler.job.v1.executed"
+    assert post("poll", event["attributes"], event["data"]) == 200
+    assert "expected google.cloud.pubsub.topic.v1.messagePublished" in caplog.text
