@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from batchline import request_schema_data as data
 from batchline.rows import TAG_LABEL
 from batchline.validation.schema import Errors, Path, Rule, Schema, describe, number
 
@@ -19,19 +20,8 @@ ROLES = ("user", "model")
 LINE_LABEL = TAG_LABEL
 MAX_LABELS = 64 - 1
 MAX_LABEL_LENGTH = 63
-PART_DATA_FIELDS = (
-    "text",
-    "inlineData",
-    "fileData",
-    "functionCall",
-    "functionResponse",
-    "executableCode",
-    "codeExecutionResult",
-)
-# Both spellings, since the schema accepts either.
-PART_DATA_NAMES = frozenset(PART_DATA_FIELDS) | frozenset(
-    "".join("_" + c.lower() if c.isupper() else c for c in name) for name in PART_DATA_FIELDS
-)
+# The kinds of data a Part may carry: the fields of its "data" oneof in the schema.
+PART_DATA_FIELDS = tuple(field[1] for field in data.MESSAGES[V1 + "Part"] if field[5] == "data")
 FILE_URI_SCHEMES = ("gs://", "http://", "https://")
 
 
@@ -59,8 +49,6 @@ def _request_rule(obj: dict[str, Any], path: Path, errors: Errors) -> None:
 def _contents_rule(value: Any, path: Path, errors: Errors) -> None:
     if type(value) is not list:
         return  # the schema check reported it
-    if not value:
-        errors.append((path, "must hold at least one content"))
     for index, content in enumerate(value):
         if type(content) is not dict:
             continue
@@ -69,18 +57,6 @@ def _contents_rule(value: Any, path: Path, errors: Errors) -> None:
             errors.append(
                 (((path, index), "role"), f'expected "user" or "model", got {describe(role)}')
             )
-
-
-def _parts_rule(value: Any, path: Path, errors: Errors) -> None:
-    if value == [] or value == {}:
-        errors.append((path, "must hold at least one part"))
-
-
-def _part_rule(obj: dict[str, Any], path: Path, errors: Errors) -> None:
-    for name, value in obj.items():
-        if value is not None and name in PART_DATA_NAMES:
-            return
-    errors.append((path, "a part must carry one kind of data: " + ", ".join(PART_DATA_FIELDS)))
 
 
 def _text_rule(value: Any, path: Path, errors: Errors) -> None:
@@ -158,14 +134,12 @@ def _labels_rule(value: Any, path: Path, errors: Errors) -> None:
 
 MESSAGE_RULES: dict[str, Rule] = {
     V1 + "GenerateContentRequest": _request_rule,
-    V1 + "Part": _part_rule,
     V1 + "FileData": _file_data_rule,
     V1 + "Blob": _blob_rule,
 }
 FIELD_RULES: dict[tuple[str, str], Rule] = {
     (V1 + "GenerateContentRequest", "contents"): _contents_rule,
     (V1 + "GenerateContentRequest", "labels"): _labels_rule,
-    (V1 + "Content", "parts"): _parts_rule,
     (V1 + "Part", "text"): _text_rule,
     (V1 + "GenerationConfig", "max_output_tokens"): _positive,
     (V1 + "GenerationConfig", "candidate_count"): _positive,
@@ -177,5 +151,17 @@ FIELD_RULES: dict[tuple[str, str], Rule] = {
 SINGLETON_LISTS = {(V1 + "Content", "parts")}
 
 
+# Lists the service refuses empty (a single `parts` object is checked as the element).
+NON_EMPTY_LISTS = {
+    (V1 + "GenerateContentRequest", "contents"): "must hold at least one content",
+    (V1 + "Content", "parts"): "must hold at least one part",
+}
+# A Part carries exactly one kind of data: at most one is the schema's oneof, at least one
+# is the service's rule.
+REQUIRED_ONEOFS = {
+    V1 + "Part": {"data": "a part must carry one kind of data: " + ", ".join(PART_DATA_FIELDS)}
+}
+
+
 def build_schema() -> Schema:
-    return Schema(MESSAGE_RULES, FIELD_RULES, SINGLETON_LISTS)
+    return Schema(MESSAGE_RULES, FIELD_RULES, SINGLETON_LISTS, REQUIRED_ONEOFS, NON_EMPTY_LISTS)

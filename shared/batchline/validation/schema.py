@@ -233,8 +233,10 @@ class FieldSpec:
     __slots__ = (
         "alias_of",
         "check",
+        "items",
         "json_name",
         "kind",
+        "non_empty",
         "oneof",
         "proto_name",
         "rule",
@@ -254,26 +256,27 @@ class FieldSpec:
         self.simple: type[Any] = _NoShortcut
         self.check: Checker = _check_any_json
         self.rule: Rule | None = None
-        # Whether the field needs the rarer steps: alias, oneof or rule.
+        # For a list of messages: the element's checker, walked inline (no wrapper call),
+        # and the message for an empty list where the service wants one element at least.
+        self.items: Checker | None = None
+        self.non_empty = ""
+        # Whether the field needs the rarer steps: alias or oneof.
         self.special = False
 
     def finish(self) -> None:
-        self.special = bool(self.alias_of or self.oneof or self.rule)
+        self.special = bool(self.alias_of or self.oneof)
 
     def alias(self) -> FieldSpec:
         twin = FieldSpec(self.proto_name, self.json_name, self.kind, self.oneof)
-        twin.alias_of, twin.simple, twin.check, twin.rule = (
-            self.json_name,
-            self.simple,
-            self.check,
-            self.rule,
-        )
+        twin.alias_of = self.json_name
+        twin.simple, twin.check, twin.rule = self.simple, self.check, self.rule
+        twin.items, twin.non_empty = self.items, self.non_empty
         twin.finish()
         return twin
 
 
 class MessageSpec:
-    __slots__ = ("fields", "full_name", "names", "rule", "short")
+    __slots__ = ("fields", "full_name", "names", "required_oneofs", "rule", "short")
 
     def __init__(self, full_name: str) -> None:
         self.full_name = full_name
@@ -281,6 +284,9 @@ class MessageSpec:
         self.fields: dict[str, FieldSpec] = {}
         self.names: list[str] = []
         self.rule: Rule | None = None
+        # Oneofs that must be set, each with the message saying so (the walk tracks
+        # oneofs anyway, so this costs nothing on a valid object).
+        self.required_oneofs: dict[str, str] = {}
 
     def get(self, obj: dict[str, Any], json_name: str) -> Any:
         """A field's value under either spelling."""
@@ -321,13 +327,25 @@ class MessageSpec:
                         )
                         continue
                     oneofs[field.oneof] = key
-                if type(value) is not field.simple or (str is field.simple and not value.isascii()):
-                    field.check(value, (path, key), errors, depth + 1)
-                if field.rule is not None:
-                    field.rule(value, (path, key), errors)
-            elif type(value) is not field.simple or (str is field.simple and not value.isascii()):
-                # A non-ASCII string goes to its checker for the lone-surrogate test.
+            simple = field.simple
+            if type(value) is simple and (simple is not str or value.isascii()):
+                pass  # a plain string or bool: valid as it is (non-ASCII: surrogate test)
+            elif (items := field.items) is not None and type(value) is list:
+                child = (path, key)
+                if not value and field.non_empty:
+                    errors.append((child, field.non_empty))
+                for index, item in enumerate(value):
+                    if item is None:
+                        errors.append(((child, index), "null is not allowed as a list element"))
+                    else:
+                        items(item, (child, index), errors, depth + 1)
+            else:
                 field.check(value, (path, key), errors, depth + 1)
+            if field.rule is not None:
+                field.rule(value, (path, key), errors)
+        for oneof, message in self.required_oneofs.items():
+            if oneofs is None or oneof not in oneofs:
+                errors.append((path, message))
         if self.rule is not None:
             self.rule(obj, path, errors)
 
@@ -380,9 +398,13 @@ class Schema:
         message_rules: dict[str, Rule],
         field_rules: dict[tuple[str, str], Rule],
         singleton_lists: set[tuple[str, str]],
+        required_oneofs: dict[str, dict[str, str]] | None = None,
+        non_empty_lists: dict[tuple[str, str], str] | None = None,
     ) -> None:
         shortcuts: dict[str, type[Any]] = {"bool": bool, "string": str}
         self.messages = {name: MessageSpec(name) for name in data.MESSAGES}
+        for name, oneofs in (required_oneofs or {}).items():
+            self.messages[name].required_oneofs = dict(oneofs)
         for name, fields in data.MESSAGES.items():
             spec = self.messages[name]
             spec.rule = message_rules.get(name)
@@ -390,6 +412,9 @@ class Schema:
                 field = FieldSpec(proto_name, json_name, kind, oneof)
                 checker = self._element_checker(kind, type_name)
                 if repeated:
+                    if kind == "message":
+                        field.items = checker
+                        field.non_empty = (non_empty_lists or {}).get((name, proto_name), "")
                     checker = _repeated(checker, (name, proto_name) in singleton_lists)
                 else:
                     field.simple = shortcuts.get(kind, _NoShortcut)

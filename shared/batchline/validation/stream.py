@@ -182,17 +182,6 @@ _decoder = json.JSONDecoder(parse_constant=_refuse_constant)
 _scan: Callable[[str, int], tuple[Any, int]] = getattr(_decoder, "scan_once")  # noqa: B009
 
 
-def _decode(text: str) -> Any:
-    """json.loads without its two whitespace regex passes on the common, clean line."""
-    try:
-        value, end = _scan(text, 0)
-    except StopIteration:
-        return _decoder.decode(text)  # for the standard error message and position
-    if end != len(text) and not text[end:].isspace():
-        return _decoder.decode(text)
-    return value
-
-
 class _LineValidator:
     __slots__ = ("cut_short", "first_seen", "keys", "on_request", "report", "schema")
 
@@ -230,7 +219,14 @@ class _LineValidator:
         self.first_seen = True
         self.cut_short = None
         try:
-            record = _decode(text)
+            # The C scanner straight on the common clean line; json.loads' whitespace passes
+            # and error wording only when it is not one.
+            try:
+                record, end = _scan(text, 0)
+            except StopIteration:
+                record, end = _decoder.decode(text), len(text)
+            if end != len(text) and not text[end:].isspace():
+                record = _decoder.decode(text)
         except json.JSONDecodeError as exc:
             return self._bad_json(number, text.strip(), exc, first)
         except RecursionError:
@@ -257,7 +253,10 @@ class _LineValidator:
             except RecursionError:
                 errors.append(("request", "the JSON is nested too deeply"))
         if len(record) == 2 and "key" in record:
-            self._key(number, record["key"], errors)
+            key = record["key"]
+            # A fresh key, the common case, inline; anything else gets its message.
+            if type(key) is not str or not key or self.keys.setdefault(key, number) != number:
+                self._key(number, key, errors)
         elif len(record) > 1 or request is None:
             self._top_level(number, record, errors)
         if errors:
@@ -284,7 +283,7 @@ class _LineValidator:
         if type(value) is not str or not value:
             errors.append(("key", f"expected a non-empty string, got {describe(value)}"))
             return
-        first = self.keys.setdefault(value, number)
+        first = self.keys.setdefault(value, number)  # repeating it is harmless
         if first != number:
             errors.append(("key", f"duplicate key {json.dumps(value)}: first used on line {first}"))
 
