@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from typing import IO, Any
 
 # Small enough to keep a function's memory flat, large enough for few round trips.
 CHUNK_BYTES = 8 * 1024 * 1024
+READ_BUFFER = 1024 * 1024
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -22,13 +24,16 @@ class Storage:
         self._client = client
 
     def reader(self, bucket: str, name: str, generation: int | None = None) -> IO[bytes]:
-        """A binary stream of the object (this generation of it, when given)."""
+        """A buffered binary stream of the object (this generation of it, when given).
+
+        The library's BlobReader has no readline of its own: io's fallback reads one byte
+        per call, about 3 MB/s. A BufferedReader on top reads it a buffer at a time.
+        """
         blob = self._client.bucket(bucket).blob(name, generation=generation)
-        stream: IO[bytes] = blob.open("rb", chunk_size=CHUNK_BYTES)
-        return stream
+        return io.BufferedReader(blob.open("rb", chunk_size=CHUNK_BYTES), buffer_size=READ_BUFFER)
 
     def writer(self, bucket: str, name: str, content_type: str) -> IO[bytes]:
-        """A binary stream that becomes the object when closed."""
+        """A binary stream that becomes the object when closed (`abort` discards it)."""
         blob = self._client.bucket(bucket).blob(name)
         stream: IO[bytes] = blob.open(
             "wb", chunk_size=CHUNK_BYTES, content_type=content_type, ignore_flush=True
@@ -51,3 +56,12 @@ class Storage:
     def lines(self, bucket: str, name: str) -> Iterator[bytes]:
         with self.reader(bucket, name) as stream:
             yield from stream
+
+
+def abort(stream: IO[bytes]) -> None:
+    """Discard what a writer from `Storage.writer` holds, without creating the object."""
+    terminate = getattr(stream, "terminate", None)
+    if terminate is not None:
+        terminate()  # BlobWriter: cancels the upload session
+    elif not stream.closed:
+        stream.close()

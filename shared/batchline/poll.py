@@ -94,7 +94,7 @@ class Poller:
             fields = {
                 "vertex_state": snapshot.state,
                 "output_directory": snapshot.output_directory,
-                "error": self._age_reason(job, snapshot) or snapshot.error,
+                "error": self._age_reason(job, snapshot) or snapshot.error or None,
                 "end_time": snapshot.end_time,
                 "start_time": snapshot.start_time,
             }

@@ -120,7 +120,10 @@ def tag_request(request: Mapping[str, Any], line: int) -> dict[str, Any]:
 
 def staged_line(request: Mapping[str, Any], line: int) -> str:
     """The line Batchline stages for Vertex AI: {"request": tagged request}."""
-    return json.dumps({"request": tag_request(request, line)}, ensure_ascii=False)
+    # Compact: the staged copy counts against the service's 1 GB per job.
+    return json.dumps(
+        {"request": tag_request(request, line)}, ensure_ascii=False, separators=(",", ":")
+    )
 
 
 @dataclass(frozen=True, slots=True)

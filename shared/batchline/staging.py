@@ -89,6 +89,13 @@ class Stager:
         self._finish_part()
         return list(self._parts)
 
+    def abort(self, discard: Callable[[IO[bytes]], None]) -> None:
+        """Give up on the part being written: `discard` each of its sinks, so that no
+        half-written part replaces a good one a job may be reading."""
+        sinks, self._sinks = self._sinks, None
+        for sink in sinks or ():
+            discard(sink)
+
     def _next_part(self, line: int) -> None:
         self._finish_part()
         self._sinks = self._open_part(len(self._parts) + 1)

@@ -18,7 +18,7 @@ from typing import IO
 
 from batchline.errors import PermanentError, TransientError
 from batchline.events import Event, StorageObject, age
-from batchline.gcs import Storage
+from batchline.gcs import Storage, abort
 from batchline.ledger import JobLedger
 from batchline.ledger_states import SourceRef, SourceState
 from batchline.logs import log_context
@@ -53,8 +53,9 @@ class SubmitResult:
 def source_labels(source: SourceRef, part: int) -> dict[str, str]:
     """Labels that identify a part's job: how a retry finds a job it already made."""
     return {
-        "batchline-source": source.document_id[:40],
-        "batchline-part": str(part),
+        # Underscores, not hyphens: the keys appear in list filters (labels.KEY="...").
+        "batchline_source": source.document_id[:40],
+        "batchline_part": str(part),
     }
 
 
@@ -164,11 +165,15 @@ class Submitter:
             )
 
         stager = Stager(open_part)
-        with self._read(obj) as stream:
-            report = validate_stream(stream, obj.name, on_request=stager.add)
+        try:
+            with self._read(obj) as stream:
+                report = validate_stream(stream, obj.name, on_request=stager.add)
+        except BaseException:
+            stager.abort(abort)
+            raise
         staged = stager.close()
-        if not report.valid:  # the object changed under us: the next event handles it
-            raise TransientError(f"{obj.uri} changed while it was being staged")
+        if not report.valid:  # the read differed from the validated one: retry the event
+            raise TransientError(f"{obj.uri} read differently while it was being staged")
         return [part.number for part in staged]
 
     def _submit_part(self, source: SourceRef, part: int, model: str) -> str:
