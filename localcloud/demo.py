@@ -41,8 +41,8 @@ def main() -> int:
         os.environ.update(state.environment)
         generations = upload(console)
         notifications = wait(console, generations)
-        failures += check(notifications)
-        show(console, notifications)
+        failures += check(notifications, generations)
+        show(console, notifications, generations)
     except Exception as exc:  # the demo reports any failure and still stops the stack
         failures.append(f"{type(exc).__name__}: {exc}")
     finally:
@@ -99,7 +99,7 @@ def wait(console: Any, generations: dict[str, int]) -> dict[str, dict[str, Any]]
     return received
 
 
-def check(notifications: dict[str, dict[str, Any]]) -> list[str]:
+def check(notifications: dict[str, dict[str, Any]], generations: dict[str, int]) -> list[str]:
     failures = []
     for name, (event, count) in EXPECTED.items():
         body = notifications.get(name)
@@ -113,7 +113,7 @@ def check(notifications: dict[str, dict[str, Any]]) -> list[str]:
         elif event == "job.succeeded" and body["counts"]["succeeded"] != count:
             failures.append(f"{name}: expected {count} rows, got {body['counts']}")
     failures += check_rows(notifications)
-    failures += check_report()
+    failures += check_report(generations["demo/broken_requests.jsonl"])
     return failures
 
 
@@ -138,18 +138,25 @@ def check_rows(notifications: dict[str, dict[str, Any]]) -> list[str]:
     return failures
 
 
-def check_report() -> list[str]:
-    from batchline.clients import storage_client
+def report_name(generation: int, suffix: str) -> str:
     from batchline.settings import get_settings
 
-    name = get_settings().reports_prefix + "demo/broken_requests.jsonl.report.json"
+    return f"{get_settings().reports_prefix}demo/broken_requests.jsonl.{generation}.report.{suffix}"
+
+
+def check_report(generation: int) -> list[str]:
+    from batchline.clients import storage_client
+
+    name = report_name(generation, "json")
     report = json.loads(storage_client().bucket(stack.INPUT_BUCKET).blob(name).download_as_bytes())
     expected = json.loads((SAMPLES / "broken_requests.expected.json").read_text())["errors"]
     found = [{"line": e["line"], "path": e["path"]} for e in report["errors"]]
     return [] if found == expected else [f"report errors {found}, expected {expected}"]
 
 
-def show(console: Any, notifications: dict[str, dict[str, Any]]) -> None:
+def show(
+    console: Any, notifications: dict[str, dict[str, Any]], generations: dict[str, int]
+) -> None:
     from batchline.cli import main as cli
 
     console.rule("batchline jobs")
@@ -165,9 +172,8 @@ def show(console: Any, notifications: dict[str, dict[str, Any]]) -> None:
     )
     console.rule("the rejection report")
     from batchline.clients import storage_client
-    from batchline.settings import get_settings
 
-    name = get_settings().reports_prefix + "demo/broken_requests.jsonl.report.txt"
+    name = report_name(generations["demo/broken_requests.jsonl"], "txt")
     text = storage_client().bucket(stack.INPUT_BUCKET).blob(name).download_as_text()
     console.print(text, markup=False, highlight=False)
     for name, body in notifications.items():

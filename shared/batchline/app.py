@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from functools import cache
 
+from batchline.announce import Announcer
 from batchline.complete import Completer
+from batchline.ledger import JobLedger
 from batchline.poll import Poller
 from batchline.submit import Submitter
 
@@ -14,25 +16,23 @@ from batchline.submit import Submitter
 def submitter() -> Submitter:
     from batchline import clients
     from batchline.gcs import Storage
-    from batchline.ledger import JobLedger
-    from batchline.notifications import Publisher
     from batchline.settings import get_settings
     from batchline.vertex import VertexJobs
 
     settings = get_settings()
+    ledger = JobLedger.from_settings()
     return Submitter(
         settings,
-        JobLedger.from_settings(),
+        ledger,
         Storage(clients.storage_client()),
         VertexJobs(clients.job_service_client(), settings.vertex_parent),
-        Publisher(clients.publisher_client(), settings.completed_topic_path),
+        _announcer(ledger),
     )
 
 
 @cache
 def poller() -> Poller:
     from batchline import clients
-    from batchline.ledger import JobLedger
     from batchline.notifications import Publisher
     from batchline.settings import get_settings
     from batchline.vertex import VertexJobs
@@ -50,16 +50,15 @@ def poller() -> Poller:
 def completer() -> Completer:
     from batchline import clients
     from batchline.gcs import Storage
-    from batchline.ledger import JobLedger
-    from batchline.notifications import Publisher
     from batchline.settings import get_settings
     from batchline.vertex import VertexJobs
     from batchline.warehouse import Warehouse
 
     settings = get_settings()
+    ledger = JobLedger.from_settings()
     return Completer(
         settings,
-        JobLedger.from_settings(),
+        ledger,
         Storage(clients.storage_client()),
         VertexJobs(clients.job_service_client(), settings.vertex_parent),
         Warehouse(
@@ -68,7 +67,24 @@ def completer() -> Completer:
             settings.dataset,
             settings.bigquery_location,
         ),
+        _announcer(ledger),
+    )
+
+
+def _announcer(ledger: JobLedger) -> Announcer:
+    from batchline import clients
+    from batchline.notifications import Publisher
+    from batchline.schemas import JOBS_TABLE, PREDICTIONS_TABLE
+    from batchline.settings import get_settings
+
+    settings = get_settings()
+    dataset = f"{settings.project}.{settings.dataset}"
+    return Announcer(
+        settings,
+        ledger,
         Publisher(clients.publisher_client(), settings.completed_topic_path),
+        f"{dataset}.{PREDICTIONS_TABLE}",
+        f"{dataset}.{JOBS_TABLE}",
     )
 
 

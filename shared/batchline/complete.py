@@ -4,27 +4,28 @@ Exactly once per job, however often the job-finished message arrives: the rows g
 through a BigQuery load job whose id derives from the Vertex AI job (BigQuery refuses a
 second one), the jobs-table row likewise, and the ledger marks the job loaded last. A crash
 anywhere before that mark is repaired by the redelivered message. When the last part of a
-source is loaded, the public notification goes out, and the ledger records that it did.
+source is in, or a job had to be given up (its output unreadable, its load refused), the
+file's notification goes out once (batchline.announce).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from batchline.announce import Announcer
 from batchline.errors import PermanentError, TransientError
 from batchline.events import PubSubMessage
 from batchline.gcs import Storage, split_uri
-from batchline.ledger import JobLedger, JobRecord, SourceRecord
-from batchline.ledger_states import JobState, SourceState
+from batchline.ledger import JobLedger, JobRecord
+from batchline.ledger_states import JobState
 from batchline.logs import log_context
-from batchline.notifications import JOB_FAILED, JOB_SUCCEEDED, Notification, Publisher
+from batchline.notifications import JOB_FAILED
 from batchline.pricing import estimate_job_cost
 from batchline.rows import JobTotals, PredictionShaper, row_to_json
-from batchline.schemas import JOBS_TABLE, PREDICTIONS_TABLE
 from batchline.settings import Settings
 from batchline.staging import read_index, rows_name, staged_index_name
 from batchline.vertex import BatchJob, VertexJobs
@@ -32,12 +33,10 @@ from batchline.warehouse import Warehouse, load_job_id
 
 log = logging.getLogger(__name__)
 
-SUCCEEDED_STATES = frozenset({"JOB_STATE_SUCCEEDED"})
-
 
 @dataclass(frozen=True)
 class CompleteResult:
-    outcome: str  # loaded | duplicate
+    outcome: str  # loaded | failed | duplicate
     job_name: str
     rows: int = 0
     notified: bool = False
@@ -50,7 +49,7 @@ class Completer:
     storage: Storage
     vertex: VertexJobs
     warehouse: Warehouse
-    notifications: Publisher
+    announcer: Announcer
 
     def handle(self, message: PubSubMessage) -> CompleteResult:
         body = message.json()
@@ -65,19 +64,28 @@ class Completer:
                 return self._complete(job)
 
     def _complete(self, job: JobRecord) -> CompleteResult:
-        if job.state == JobState.LOADED:
-            log.info("duplicate job-finished message: rows already loaded")
-            return CompleteResult("duplicate", job.job_name, notified=self._notify_source(job))
+        if job.state in (JobState.LOADED, JobState.FAILED):
+            log.info("duplicate job-finished message: the job is already %s", job.state)
+            return self._result("duplicate", job)
         if not self.ledger.claim_job_load(job.job_name):
             current = self.ledger.get_job(job.job_name)
-            if current is not None and current.state == JobState.LOADED:
-                return CompleteResult("duplicate", job.job_name, notified=self._notify_source(job))
+            if current is not None and current.state in (JobState.LOADED, JobState.FAILED):
+                return self._result("duplicate", job)
             raise TransientError(f"{job.job_name} is {job.state} or being loaded elsewhere")
-        snapshot = self.vertex.get(job.job_name)
-        totals, rows = self._load_rows(job, snapshot)
-        self.warehouse.load_job_rows(
-            [self._job_row(job, snapshot, totals)], load_job_id("job", snapshot.id)
-        )
+        try:
+            snapshot = self.vertex.get(job.job_name)
+            totals, rows = self._load_rows(job, snapshot)
+            self.warehouse.load_job_rows(
+                [self._job_row(job, snapshot, totals)], load_job_id("job", snapshot.id)
+            )
+        except TransientError:
+            self.ledger.release_job_load(job.job_name)  # the retry may start at once
+            raise
+        except PermanentError as exc:
+            # Retrying cannot help: record the job as failed so that the file is reported.
+            log.error("cannot load the job's rows: %s", exc, extra={"event": JOB_FAILED})
+            self.ledger.transition_job(job.job_name, JobState.FAILED, error=str(exc))
+            return self._result("failed", job)
         self.ledger.mark_job_loaded(job.job_name, totals, rows_loaded=rows)
         log.info(
             "loaded %d rows: %d succeeded, %d failed, %d blocked, %d missing",
@@ -87,7 +95,13 @@ class Completer:
             totals.blocked,
             totals.missing,
         )
-        return CompleteResult("loaded", job.job_name, rows=rows, notified=self._notify_source(job))
+        return self._result("loaded", job, rows)
+
+    def _result(self, outcome: str, job: JobRecord, rows: int = 0) -> CompleteResult:
+        """The outcome, after sending the file's notification if this made it final (or
+        an earlier delivery died before sending it)."""
+        notified = self.announcer.announce_if_done(job.source)
+        return CompleteResult(outcome, job.job_name, rows=rows, notified=notified)
 
     def _load_rows(self, job: JobRecord, snapshot: BatchJob) -> tuple[JobTotals, int]:
         work = self.settings.work_bucket
@@ -152,65 +166,6 @@ class Completer:
             "loaded_time": _iso(datetime.now(UTC)),
             "output_directory": snapshot.output_directory or None,
         }
-
-    def _notify_source(self, job: JobRecord) -> bool:
-        """Publish the source's notification if all its parts are loaded and it was not
-        published yet; True when this call published it."""
-        source = self.ledger.get_source(job.source)
-        if source is None or source.state != SourceState.LOADED or source.notified_time:
-            return False
-        jobs = self.ledger.list_jobs_for_source(job.source)
-        notification = self._notification(source, jobs)
-        self.notifications.notify(notification)
-        self.ledger.mark_source_notified(job.source)
-        # `event` is what the log-based alert on failed jobs counts (terraform/monitoring.tf).
-        level = logging.ERROR if notification.event == JOB_FAILED else logging.INFO
-        log.log(level, "notified %s", notification.event, extra={"event": notification.event})
-        return True
-
-    def _notification(self, source: SourceRecord, jobs: Sequence[JobRecord]) -> Notification:
-        totals = JobTotals()
-        for part in jobs:
-            totals = totals.merged(part.totals or JobTotals())
-        # Every part of a source runs on the model chosen for the file.
-        model = next((part.model for part in jobs if part.model), self.settings.model)
-        cost = estimate_job_cost(model, totals, self.settings.prices)
-        states = [str(part.vertex_state or "") for part in jobs]
-        event = JOB_SUCCEEDED if all(s in SUCCEEDED_STATES for s in states) else JOB_FAILED
-        body = {
-            "job_ids": [part.job_id for part in jobs],
-            "jobs": [
-                {
-                    "job_id": part.job_id,
-                    "part": part.part,
-                    "state": part.vertex_state,
-                    "error": part.error,
-                }
-                for part in jobs
-            ],
-            "model": model,
-            "counts": {
-                "total": totals.total,
-                "succeeded": totals.succeeded,
-                "failed": totals.failed,
-                "blocked": totals.blocked,
-                "missing": totals.missing,
-            },
-            "tokens": {
-                "prompt": totals.prompt_tokens,
-                "output": totals.output_tokens,
-                "thoughts": totals.thoughts_tokens,
-                "total": totals.total_tokens,
-            },
-            "estimated_cost_usd": cost.usd,
-            "table": self.warehouse.table(PREDICTIONS_TABLE),
-            "jobs_table": self.warehouse.table(JOBS_TABLE),
-            "received_time": source.created_time,
-            "loaded_time": source.loaded_time,
-        }
-        return Notification(
-            event, source.source.bucket, source.source.name, source.source.generation, body
-        )
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -121,6 +121,8 @@ class SourceRecord:
     claimed_time: datetime | None
     loaded_time: datetime | None
     notified_time: datetime | None = None
+    notify_claimed_time: datetime | None = None
+    first_errors: tuple[str, ...] = ()
 
     @property
     def document_id(self) -> str:
@@ -146,6 +148,8 @@ class SourceRecord:
             claimed_time=data.get("claimed_time"),
             loaded_time=data.get("loaded_time"),
             notified_time=data.get("notified_time"),
+            notify_claimed_time=data.get("notify_claimed_time"),
+            first_errors=tuple(str(error) for error in data.get("first_errors") or ()),
         )
 
 
@@ -238,6 +242,7 @@ class JobLedger:
         clock: Callable[[], datetime] = _utc_now,
         claim_lease: timedelta = timedelta(minutes=10),
         load_lease: timedelta = timedelta(minutes=15),
+        notify_lease: timedelta = timedelta(minutes=2),
         max_attempts: int = 20,
     ) -> None:
         self._client = client
@@ -246,6 +251,7 @@ class JobLedger:
         self._clock = clock
         self.claim_lease = claim_lease
         self.load_lease = load_lease
+        self.notify_lease = notify_lease
         self._max_attempts = max_attempts
 
     @classmethod
@@ -306,12 +312,23 @@ class JobLedger:
 
         return self._transact(take_over)
 
-    def mark_rejected(self, source: SourceRef, report_uri: str, error_count: int) -> bool:
-        """received -> rejected, with where the validation report is and how many errors."""
+    def mark_rejected(
+        self,
+        source: SourceRef,
+        report_uri: str,
+        error_count: int,
+        first_errors: Sequence[str] = (),
+    ) -> bool:
+        """received -> rejected, with where the validation report is, how many errors, and
+        the first few (for the notification, also when it has to be sent again)."""
         return self._move_source(
             source,
             SourceState.REJECTED,
-            {"report_uri": report_uri, "error_count": error_count},
+            {
+                "report_uri": report_uri,
+                "error_count": error_count,
+                "first_errors": list(first_errors),
+            },
         )
 
     def mark_source_failed(self, source: SourceRef, reason: str) -> bool:
@@ -406,6 +423,42 @@ class JobLedger:
             return job_name
 
         return self._transact(record)
+
+    def claim_source_notification(self, source: SourceRef) -> bool:
+        """Claim the sending of the source's notification: True for one caller per
+        `notify_lease`, and never once it was sent. Two completions that finish a source
+        at the same moment (or a redelivery during the publish) then send it once."""
+        ref = self._sources.document(source.document_id)
+
+        def claim(transaction: Transaction) -> bool:
+            record = self._read_source(transaction, ref, source)
+            now = self._clock()
+            claimed = record.notify_claimed_time
+            if record.notified_time is not None or (
+                claimed is not None and now - claimed < self.notify_lease
+            ):
+                return False
+            transaction.update(ref, {"notify_claimed_time": now, "updated_time": now})
+            return True
+
+        return self._transact(claim)
+
+    def release_source_notification(self, source: SourceRef) -> None:
+        """Give up a notification claim whose publish failed, for the retry to take."""
+        self._release(self._sources.document(source.document_id), "notify_claimed_time")
+
+    def release_claim(self, source: SourceRef) -> None:
+        """Give up a `received` claim after a failure this attempt survived (a 429, a 503),
+        so that the event's retry takes over at once instead of after `claim_lease`."""
+        self._release(self._sources.document(source.document_id), "claimed_time")
+
+    def release_job_load(self, job_name: str) -> None:
+        """Give up a load claim after a failure this attempt survived."""
+        self._release(self._jobs.document(job_document_id(job_name)), "load_claimed_time")
+
+    def _release(self, ref: DocumentReference, field_name: str) -> None:
+        # A plain update: clearing a lease early only lets a retry start sooner.
+        ref.update({field_name: None, "updated_time": self._clock()})
 
     def mark_source_notified(self, source: SourceRef) -> bool:
         """Record that the source's completion notification went out; True the first time."""

@@ -16,13 +16,14 @@ import re
 from dataclasses import dataclass, field
 from typing import IO
 
+from batchline.announce import Announcer
 from batchline.errors import PermanentError, TransientError
 from batchline.events import Event, StorageObject, age
 from batchline.gcs import Storage, abort
 from batchline.ledger import JobLedger
 from batchline.ledger_states import SourceRef, SourceState
 from batchline.logs import log_context
-from batchline.notifications import JOB_FAILED, Notification, Publisher, rejected
+from batchline.notifications import JOB_FAILED
 from batchline.settings import Settings
 from batchline.staging import (
     Stager,
@@ -65,7 +66,7 @@ class Submitter:
     ledger: JobLedger
     storage: Storage
     vertex: VertexJobs
-    notifications: Publisher
+    announcer: Announcer
 
     def skip_reason(self, obj: StorageObject) -> str:
         """Why an object is not a requests file to submit ("" when it is one)."""
@@ -93,8 +94,15 @@ class Submitter:
                 if claim.record.state == SourceState.RECEIVED:
                     raise TransientError(f"{obj.uri} is being submitted by another attempt")
                 log.info("duplicate upload event: source already %s", claim.record.state)
+                # An attempt that died between the final state and the notification.
+                self.announcer.announce_if_done(source)
                 return SubmitResult("duplicate", obj.uri, detail=str(claim.record.state))
-            return self._submit(obj, source)
+            try:
+                return self._submit(obj, source)
+            except Exception:
+                # This attempt survived the failure: let the event's retry start at once.
+                self.ledger.release_claim(source)
+                raise
 
     def _submit(self, obj: StorageObject, source: SourceRef) -> SubmitResult:
         with self._read(obj) as stream:
@@ -112,6 +120,8 @@ class Submitter:
             return self._fail(obj, source, str(exc))
         self.ledger.mark_submitted(source, len(parts))
         log.info("submitted %s", ", ".join(jobs))
+        # Jobs may have ended and loaded before this attempt recorded them all.
+        self.announcer.announce_if_done(source)
         return SubmitResult("submitted", obj.uri, jobs=jobs)
 
     def _read(self, obj: StorageObject) -> IO[bytes]:
@@ -120,7 +130,8 @@ class Submitter:
     def _reject(self, obj: StorageObject, source: SourceRef, report: FileReport) -> SubmitResult:
         import json
 
-        base = f"{self.settings.reports_prefix}{obj.name}"
+        # Named by generation: a later upload of the same name keeps its own report.
+        base = f"{self.settings.reports_prefix}{obj.name}.{obj.generation}"
         report_uri = self.storage.write_text(
             obj.bucket, base + ".report.txt", report.text() + "\n", "text/plain"
         )
@@ -130,29 +141,22 @@ class Submitter:
             json.dumps({"source_uri": obj.uri, **report.to_json()}, indent=2),
             "application/json",
         )
-        if self.ledger.mark_rejected(source, report_uri, report.error_count):
-            first = [issue.render(report.name) for issue in report.errors[:5]]
-            notification = rejected(
-                obj.bucket,
-                obj.name,
-                obj.generation,
-                report_uri=report_uri,
-                error_count=report.error_count,
-                requests=report.requests,
-                first_errors=first,
-            )
-            self.notifications.notify(notification)
+        first = [issue.render(report.name) for issue in report.errors[:5]]
+        self.ledger.mark_rejected(source, report_uri, report.error_count, first)
+        self.announcer.announce_if_done(source)
         log.warning("rejected: %d errors; report at %s", report.error_count, report_uri)
         return SubmitResult("rejected", obj.uri, report_uri=report_uri)
 
     def _fail(self, obj: StorageObject, source: SourceRef, reason: str) -> SubmitResult:
         # `event` is what the log-based alert on failed jobs counts (terraform/monitoring.tf).
         log.error("submission failed: %s", reason, extra={"event": JOB_FAILED})
-        if self.ledger.mark_source_failed(source, reason):
-            body = {"error": reason, "job_ids": [], "jobs": []}
-            self.notifications.notify(
-                Notification(JOB_FAILED, obj.bucket, obj.name, obj.generation, body)
-            )
+        record = self.ledger.get_source(source)
+        for job_name in (record.parts if record else {}).values():
+            # Parts already running would be billed for a file reported as failed.
+            log.warning("cancelling %s: its file failed to submit", job_name)
+            self.vertex.cancel(job_name)
+        self.ledger.mark_source_failed(source, reason)
+        self.announcer.announce_if_done(source)
         return SubmitResult("failed", obj.uri, detail=reason)
 
     def _stage(self, obj: StorageObject, source: SourceRef) -> list[int]:

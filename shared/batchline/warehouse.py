@@ -17,7 +17,9 @@ from batchline.schemas import JOBS_TABLE, PREDICTIONS_TABLE, TableName, schema_f
 LOAD_TIMEOUT_SECONDS = 300.0
 MAX_LOAD_ATTEMPTS = 5
 # BigQuery reasons that a later attempt (under a new job id) may not hit again.
-_TRANSIENT_REASONS = frozenset({"backendError", "internalError", "rateLimitExceeded"})
+_TRANSIENT_REASONS = frozenset(
+    {"backendError", "internalError", "rateLimitExceeded", "quotaExceeded"}
+)
 
 
 def load_job_id(kind: str, vertex_job_id: str) -> str:
@@ -78,8 +80,8 @@ class Warehouse:
 
     def _run_once(self, base_job_id: str, start: Callable[[str], Any]) -> int:
         """Run the load under ids base, base_a1, base_a2, ...: attempt N+1 starts only after
-        attempt N failed, and a failed load adds nothing, so the rows land exactly once
-        however many deliveries race here."""
+        attempt N failed for a transient reason, and a failed load adds nothing, so the
+        rows land exactly once however many deliveries race here."""
         from google.api_core import exceptions
 
         for attempt in range(MAX_LOAD_ATTEMPTS):
@@ -94,7 +96,10 @@ class Warehouse:
             try:
                 job.result(timeout=LOAD_TIMEOUT_SECONDS)
             except exceptions.GoogleAPIError as exc:
-                reason = (job.error_result or {}).get("reason", "")
+                if job.error_result is None:
+                    # Not the load's verdict: asking about it failed. Ask again later.
+                    raise TransientError(f"waiting for load {job_id}: {exc}") from exc
+                reason = job.error_result.get("reason", "")
                 if reason in _TRANSIENT_REASONS:
                     continue
                 raise PermanentError(f"load {job_id} failed ({reason or 'error'}): {exc}") from exc

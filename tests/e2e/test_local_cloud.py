@@ -149,13 +149,12 @@ def test_a_bad_file_is_refused_before_upload_and_rejected_after(
             break
         time.sleep(0.5)
     assert record.get("state") == "rejected" and record["error_count"] == 7
-    assert record["report_uri"] == (
-        "gs://batchline-local-input/batchline-reports/e2e/broken.jsonl.report.txt"
-    )
+    generation = str(record["source_uri"]).rpartition("#")[2]
+    report = f"batchline-reports/e2e/broken.jsonl.{generation}.report.txt"
+    assert record["report_uri"] == f"gs://batchline-local-input/{report}"
     kept = in_local_cloud(
         local_cloud,
-        "print(bucket.blob('e2e/broken.jsonl').exists(), "
-        "bucket.blob('batchline-reports/e2e/broken.jsonl.report.txt').download_as_text())",
+        f"print(bucket.blob('e2e/broken.jsonl').exists(), bucket.blob('{report}').download_as_text())",
     )
     assert kept.startswith("True "), "the original upload is kept"
     assert "broken.jsonl:6: error: key: duplicate key" in kept
