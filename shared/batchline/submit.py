@@ -18,7 +18,7 @@ from typing import IO
 
 from batchline.announce import Announcer
 from batchline.errors import PermanentError, TransientError
-from batchline.events import Event, StorageObject, age
+from batchline.events import Event, StorageObject
 from batchline.gcs import Storage, abort
 from batchline.ledger import JobLedger
 from batchline.ledger_states import SourceRef, SourceState
@@ -44,7 +44,7 @@ JSONL = "application/jsonl"
 
 @dataclass(frozen=True)
 class SubmitResult:
-    outcome: str  # ignored | expired | duplicate | rejected | submitted | failed
+    outcome: str  # ignored | duplicate | rejected | submitted | failed
     source_uri: str = ""
     jobs: list[str] = field(default_factory=list)
     report_uri: str = ""
@@ -84,10 +84,6 @@ class Submitter:
             if reason:
                 log.info("ignored upload: %s", reason)
                 return SubmitResult("ignored", obj.uri, detail=reason)
-            seconds = age(event.time)
-            if seconds > self.settings.max_event_age.total_seconds():
-                log.error("dropped an upload event %.0f s old: over the age limit", seconds)
-                return SubmitResult("expired", obj.uri)
             source = SourceRef(obj.bucket, obj.name, obj.generation)
             claim = self.ledger.claim_source(source)
             if not claim.claimed:

@@ -100,3 +100,35 @@ def test_a_tick_of_another_type_is_acknowledged_and_ignored(
     event["attributes"]["type"] = "google.cloud.scheduler.job.v1.executed"
     assert post("poll", event["attributes"], event["data"]) == 200
     assert "expected google.cloud.pubsub.topic.v1.messagePublished" in caplog.text
+
+
+def test_an_event_with_a_malformed_time_is_acknowledged(caplog: pytest.LogCaptureFixture) -> None:
+    event = fixture_event("storage_object_finalized.json")
+    event["attributes"]["time"] = "yesterday-ish"
+    assert post("submit", event["attributes"], event["data"]) == 200
+    assert "not an RFC 3339 timestamp" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("function", "fixture"),
+    [("poll", "pubsub_message_published.json"), ("complete", "pubsub_message_published.json")],
+)
+def test_retries_past_the_age_limit_are_dropped_for_every_function(
+    function: str, fixture: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Configured, but nothing to reach: the event is dropped before any client is used."""
+    for name, value in {
+        "GOOGLE_CLOUD_PROJECT": "my-project",
+        "BATCHLINE_INPUT_BUCKET": "my-input",
+        "BATCHLINE_WORK_BUCKET": "my-work",
+        "BATCHLINE_MODEL": "gemini-3.5-flash",
+        "BATCHLINE_DATASET": "batchline",
+        "BATCHLINE_COMPLETED_TOPIC": "batch-completed",
+        "BATCHLINE_FINISHED_TOPIC": "job-finished",
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings.reset_settings()
+    event = fixture_event(fixture)
+    event["attributes"]["time"] = "2026-01-01T00:00:00Z"
+    assert post(function, event["attributes"], event["data"]) == 200
+    assert "dropped an event" in caplog.text
