@@ -59,6 +59,9 @@ class Service:
     pid: int
     log: str
     health: str  # an http URL answering 2xx, or "tcp" for a port that accepts connections
+    # When the process started (from /proc): after a reboot the pid may be someone else's,
+    # and `down` must not signal that one.
+    started: str = ""
 
     @property
     def address(self) -> str:
@@ -115,14 +118,20 @@ def settings_environment(hosts: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-def _alive(pid: int) -> bool:
+def _start_time(pid: int) -> str:
+    """The process's start time in clock ticks since boot ("" when there is no such pid)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    # Field 22; the command name (field 2) may hold spaces, so count from its closing ")".
+    return stat.rpartition(")")[2].split()[19]
+
+
+def _alive(service: Service) -> bool:
+    """The service's own process is still there (not a later process given its pid)."""
+    started = _start_time(service.pid)
+    return bool(started) and (not service.started or started == service.started)
 
 
 def _port_open(port: int) -> bool:
@@ -132,7 +141,7 @@ def _port_open(port: int) -> bool:
 
 
 def healthy(service: Service) -> bool:
-    if not _alive(service.pid):
+    if not _alive(service):
         return False
     if service.health == "tcp":
         return _port_open(service.port)
@@ -156,13 +165,13 @@ def _spawn(name: str, argv: list[str], env: Mapping[str, str], port: int, health
             cwd=REPO,
             start_new_session=True,  # its own process group: `down` stops all it started
         )
-    return Service(name, port, process.pid, str(log_path), health)
+    return Service(name, port, process.pid, str(log_path), health, _start_time(process.pid))
 
 
 def _wait(service: Service, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _alive(service.pid):
+        if not _alive(service):
             raise StackError(f"{service.name} exited while starting; see {service.log}")
         if healthy(service):
             return
@@ -235,7 +244,12 @@ def up(*, state_seconds: float = 0.0, tick_seconds: float = 2.0) -> StackState:
             port = int(emulator.host.rpartition(":")[2])
             hosts[name] = emulator.host
             state.services[name] = Service(
-                name, port, emulator.process.pid, str(emulator.log_path), f"{emulator.url}/"
+                name,
+                port,
+                emulator.process.pid,
+                str(emulator.log_path),
+                f"{emulator.url}/",
+                _start_time(emulator.process.pid),
             )
             state.cleanup.append(str(emulator.config_dir))
             state.save()
@@ -331,7 +345,7 @@ def down() -> list[str]:
         return []
     stopped = []
     for name, service in reversed(list(state.services.items())):
-        if _alive(service.pid):
+        if _alive(service):
             try:
                 os.killpg(service.pid, signal.SIGTERM)
             except ProcessLookupError:
@@ -339,10 +353,10 @@ def down() -> list[str]:
             stopped.append(name)
     deadline = time.monotonic() + 10
     for service in state.services.values():
-        while _alive(service.pid) and time.monotonic() < deadline:
+        while _alive(service) and time.monotonic() < deadline:
             _reap(service.pid)
             time.sleep(0.05)
-        if _alive(service.pid):
+        if _alive(service):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(service.pid, signal.SIGKILL)
         _reap(service.pid)

@@ -19,7 +19,8 @@ from typing import Any
 from batchline.validation import FileReport, validate_stream
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
-EXIT_FAILED = 1
+EXIT_FAILED = 1  # a command that ran but whose outcome is a failure
+LOCAL_TARGET = "the local cloud"
 
 
 def validate_files(paths: Sequence[str], max_errors: int) -> list[FileReport]:
@@ -74,16 +75,21 @@ def _use_target() -> str:
         os.environ.update(stack.environment())
     except stack.StackError as exc:
         raise SystemExit(f"batchline: {exc}; or set GOOGLE_CLOUD_PROJECT for Google Cloud") from exc
-    return "the local cloud"
+    return LOCAL_TARGET
 
 
 def _cmd_local(args: argparse.Namespace) -> int:
     from localcloud import stack
+    from localcloud.gcloud_emulators import MissingPrerequisite
 
     console = _console()
     if args.action == "up":
-        with console.status("starting the local cloud..."):
-            state = stack.up(state_seconds=args.state_seconds, tick_seconds=args.tick_seconds)
+        try:
+            with console.status("starting the local cloud..."):
+                state = stack.up(state_seconds=args.state_seconds, tick_seconds=args.tick_seconds)
+        except (stack.StackError, MissingPrerequisite) as exc:
+            console.print(f"batchline local up: {exc}", markup=False)
+            return EXIT_FAILED
         console.print(f"local cloud up: {len(state.services)} services")
     elif args.action == "down":
         stopped = stack.down()
@@ -122,6 +128,12 @@ def _cmd_submit(args: argparse.Namespace) -> int:
         console.print(report.text(), markup=False, highlight=False)
         return EXIT_INVALID
     target = _use_target()
+    if args.wait and not args.subscription and target != LOCAL_TARGET:
+        console.print(
+            "batchline submit --wait: name a subscription on the completion topic "
+            "(--subscription), e.g. the one `terraform output subscribe_command` creates"
+        )
+        return EXIT_USAGE
     from batchline.clients import storage_client
     from batchline.settings import get_settings
 
@@ -148,6 +160,7 @@ def _wait_for_notification(
 ) -> dict[str, Any] | None:
     """Pull the completion subscription until this upload's notification arrives, showing
     the ledger's view meanwhile; messages for other uploads are handed back."""
+    from google.api_core.exceptions import DeadlineExceeded
     from google.cloud import pubsub_v1
 
     from batchline.ledger import JobLedger
@@ -168,20 +181,22 @@ def _wait_for_notification(
             record = ledger.get_source(source)
             if record is not None:
                 status.update(f"{source.uri}: {record.state}")
-            response = subscriber.pull(
-                request={"subscription": path, "max_messages": 10}, timeout=5
-            )
+            try:
+                response = subscriber.pull(
+                    request={"subscription": path, "max_messages": 10}, timeout=30
+                )
+            except DeadlineExceeded:
+                continue  # nothing arrived within the pull's own wait
             for received in response.received_messages:
                 attributes = received.message.attributes
-                body = json.loads(received.message.data)
-                mine = attributes.get("object") == name and body.get("generation") == str(
-                    generation
-                )
+                mine = attributes.get("object") == name and _generation_of(
+                    received.message.data
+                ) == str(generation)
                 if mine:
                     subscriber.acknowledge(
                         request={"subscription": path, "ack_ids": [received.ack_id]}
                     )
-                    return dict(body)
+                    return dict(json.loads(received.message.data))
                 subscriber.modify_ack_deadline(
                     request={
                         "subscription": path,
@@ -191,6 +206,15 @@ def _wait_for_notification(
                 )
             time.sleep(0.5)
     return None
+
+
+def _generation_of(data: bytes) -> str | None:
+    """The generation a notification is about (None for a message that is not one)."""
+    try:
+        body = json.loads(data)
+    except ValueError:
+        return None
+    return str(body.get("generation")) if isinstance(body, dict) else None
 
 
 def _local_subscription() -> str:

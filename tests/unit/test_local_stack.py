@@ -1,0 +1,33 @@
+"""The local cloud's bookkeeping: it must never signal a process it did not start."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from batchline.cli import main
+from localcloud import stack
+
+pytestmark = pytest.mark.unit
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+
+
+def test_a_recorded_pid_now_owned_by_another_process_is_not_alive() -> None:
+    mine = stack.Service("x", 1, os.getpid(), "log", "tcp", stack._start_time(os.getpid()))
+    assert stack._alive(mine)
+    reused = stack.Service("x", 1, os.getpid(), "log", "tcp", started="1")
+    assert not stack._alive(reused), "same pid, another start time: someone else's process"
+    gone = stack.Service("x", 1, 2**22 + 12345, "log", "tcp", started="1")
+    assert not stack._alive(gone)
+
+
+def test_submit_wait_against_google_cloud_needs_a_subscription(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "my-project")
+    code = main(["submit", str(SAMPLES / "text_requests.jsonl"), "--wait"])
+    assert code == 2
+    assert "--subscription" in capsys.readouterr().out
