@@ -42,8 +42,7 @@ def create_resources(
     """Buckets, topics, subscriptions, dataset and tables for `settings`.
 
     `push_endpoints` maps a topic id to the URL its push subscription delivers to: what the
-    Eventarc triggers do for the poll and complete functions. Every topic also gets a pull
-    subscription (`pull_subscription(topic)`) so that its messages can be inspected.
+    Eventarc triggers do for the poll and complete functions.
     """
     from batchline.clients import publisher_client, storage_client
 
@@ -67,11 +66,13 @@ def create_resources(
         dead_letter_topic(settings),
     )
     for topic in topics:
-        path = publisher.topic_path(settings.project, topic)
-        publisher.create_topic(name=path)
+        publisher.create_topic(name=publisher.topic_path(settings.project, topic))
+    # Pull subscriptions where messages are read: the notifications (`submit --wait`, the
+    # demo), the job-finished messages (tests), and the dead letters (inspection).
+    for topic in (settings.completed_topic, settings.finished_topic, dead_letter_topic(settings)):
         subscriber.create_subscription(
             name=subscriber.subscription_path(settings.project, pull_subscription(topic)),
-            topic=path,
+            topic=publisher.topic_path(settings.project, topic),
             ack_deadline_seconds=60,
         )
     for topic, endpoint in (push_endpoints or {}).items():

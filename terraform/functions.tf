@@ -55,7 +55,8 @@ resource "google_cloudfunctions2_function" "function" {
     timeout_seconds    = each.value.timeout_seconds
     max_instance_count = each.value.max_instance_count
     min_instance_count = 0
-    # One event at a time per instance: handlers hold whole files and job outputs in memory.
+    # One event at a time per instance: validating and shaping rows is CPU-bound work, and
+    # each event's streams hold their own read and upload buffers.
     max_instance_request_concurrency = 1
     service_account_email            = google_service_account.function[each.key].email
     environment_variables            = local.function_environment

@@ -2,8 +2,9 @@
 
 Each job that reached a terminal state moves to `finished` in the ledger, and whoever made
 that move publishes the one job-finished message (overlapping ticks race on the ledger
-transaction, not on the topic). A message whose sending was not confirmed is sent again on
-the next tick. A job older than the age limit is cancelled and reported, never forgotten:
+transaction, not on the topic). A message whose sending was not confirmed is sent again by
+a tick once a poll budget has passed (an overlapping tick may still be sending it before
+that). A job older than the age limit is cancelled and reported, never forgotten:
 its cancellation ends it, and its rows are loaded like any other job's.
 """
 

@@ -356,7 +356,7 @@ class PredictionShaper:
 
     Streams: keeps no row, only two bitsets of line numbers. `keys` maps input line numbers
     to keys (a RequestIndex brings its own). `expected_lines` are the input lines this job
-    was given (a range for a part); without them `missing` stays 0. `fallback_time`
+    was given (a part's line numbers, from its index); without them `missing` stays 0. `fallback_time`
     (say, the job's end time) fills processed_time when a line lacks a readable one.
     """
 

@@ -39,9 +39,6 @@ class BatchJob:
     labels: Mapping[str, str] = field(default_factory=dict)
     output_directory: str = ""
     error: str = ""
-    successful_count: int = 0
-    failed_count: int = 0
-    incomplete_count: int = 0
     create_time: datetime | None = None
     start_time: datetime | None = None
     end_time: datetime | None = None
@@ -118,7 +115,6 @@ def _classified(action: str) -> Iterator[None]:
 
 
 def _snapshot(job: Any) -> BatchJob:
-    stats = job.completion_stats
     return BatchJob(
         name=job.name,
         state=job.state.name,
@@ -126,9 +122,6 @@ def _snapshot(job: Any) -> BatchJob:
         labels=dict(job.labels),
         output_directory=job.output_info.gcs_output_directory,
         error=job.error.message if job.error and job.error.code else "",
-        successful_count=int(stats.successful_count),
-        failed_count=int(stats.failed_count),
-        incomplete_count=int(stats.incomplete_count),
         create_time=job.create_time or None,
         start_time=job.start_time or None,
         end_time=job.end_time or None,
