@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 
 def best_interleaved(
-    baseline: Callable[[], float], candidate: Callable[[], float], rounds: int = 3
+    baseline: Callable[[], float], candidate: Callable[[], float], rounds: int = 5
 ) -> tuple[float, float]:
     """The best time of each of two measurements, taken in turns.
 

@@ -343,9 +343,10 @@ class MessageSpec:
                 field.check(value, (path, key), errors, depth + 1)
             if field.rule is not None:
                 field.rule(value, (path, key), errors)
-        for oneof, message in self.required_oneofs.items():
-            if oneofs is None or oneof not in oneofs:
-                errors.append((path, message))
+        if self.required_oneofs:
+            for oneof, message in self.required_oneofs.items():
+                if oneofs is None or oneof not in oneofs:
+                    errors.append((path, message))
         if self.rule is not None:
             self.rule(obj, path, errors)
 
