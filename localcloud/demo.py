@@ -34,6 +34,8 @@ def main() -> int:
     console = Console(width=None if Console().is_terminal else 140)
     started = time.monotonic()
     failures: list[str] = []
+    # A stack of its own: a developer's running `batchline local up` is left alone.
+    stack.use_state_dir(stack.STATE_DIR / "demo")
     try:
         with console.status("starting the local cloud (emulators, functions, bridge)..."):
             state = stack.up(state_seconds=1.0, tick_seconds=1.0)

@@ -99,6 +99,13 @@ class StackState:
         )
 
 
+def use_state_dir(folder: Path) -> None:
+    """Keep this process's stack in `folder` (the demo runs beside a developer's own)."""
+    global STATE_DIR, STATE_FILE
+    STATE_DIR = folder
+    STATE_FILE = folder / "stack.json"
+
+
 def settings_environment(hosts: Mapping[str, str]) -> dict[str, str]:
     """What the functions and the CLI need: the settings, and every emulator's address."""
     return {

@@ -74,7 +74,7 @@ class Submitter:
             return f"not the input bucket {self.settings.input_bucket}"
         if obj.name.startswith(self.settings.reports_prefix):
             return "a validation report Batchline wrote"
-        if not obj.name.endswith(REQUESTS_SUFFIX):
+        if not obj.name.lower().endswith(REQUESTS_SUFFIX):
             return f"not a {REQUESTS_SUFFIX} file"
         return ""
 
