@@ -32,6 +32,16 @@ ENTRY_POINTS = {
     "poll": "on_poll_tick",
     "complete": "on_job_finished",
 }
+# A complete, valid configuration for tests that need settings but reach no service.
+EXAMPLE_SETTINGS = {
+    "GOOGLE_CLOUD_PROJECT": "my-project",
+    "BATCHLINE_INPUT_BUCKET": "my-input",
+    "BATCHLINE_WORK_BUCKET": "my-work",
+    "BATCHLINE_MODEL": "gemini-3.5-flash",
+    "BATCHLINE_DATASET": "batchline",
+    "BATCHLINE_COMPLETED_TOPIC": "batch-completed",
+    "BATCHLINE_FINISHED_TOPIC": "job-finished",
+}
 _APPS: dict[str, Any] = {}
 _APPS_LOCK = threading.Lock()
 

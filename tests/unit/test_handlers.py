@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 import pytest
-from pipeline_support import fixture_event, function_client
+from pipeline_support import EXAMPLE_SETTINGS, fixture_event, function_client
 
 from batchline import app, clients, settings
 
@@ -117,15 +117,7 @@ def test_retries_past_the_age_limit_are_dropped_for_every_function(
     function: str, fixture: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Configured, but nothing to reach: the event is dropped before any client is used."""
-    for name, value in {
-        "GOOGLE_CLOUD_PROJECT": "my-project",
-        "BATCHLINE_INPUT_BUCKET": "my-input",
-        "BATCHLINE_WORK_BUCKET": "my-work",
-        "BATCHLINE_MODEL": "gemini-3.5-flash",
-        "BATCHLINE_DATASET": "batchline",
-        "BATCHLINE_COMPLETED_TOPIC": "batch-completed",
-        "BATCHLINE_FINISHED_TOPIC": "job-finished",
-    }.items():
+    for name, value in EXAMPLE_SETTINGS.items():
         monkeypatch.setenv(name, value)
     settings.reset_settings()
     event = fixture_event(fixture)

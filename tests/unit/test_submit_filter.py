@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pipeline_support import EXAMPLE_SETTINGS
 
 from batchline.events import StorageObject
 from batchline.settings import Settings
@@ -12,17 +13,7 @@ from batchline.submit import Submitter
 
 pytestmark = pytest.mark.unit
 
-SETTINGS = Settings.from_env(
-    {
-        "GOOGLE_CLOUD_PROJECT": "my-project",
-        "BATCHLINE_INPUT_BUCKET": "my-input",
-        "BATCHLINE_WORK_BUCKET": "my-work",
-        "BATCHLINE_MODEL": "gemini-3.5-flash",
-        "BATCHLINE_DATASET": "batchline",
-        "BATCHLINE_COMPLETED_TOPIC": "batch-completed",
-        "BATCHLINE_FINISHED_TOPIC": "job-finished",
-    }
-)
+SETTINGS = Settings.from_env(EXAMPLE_SETTINGS)
 unused: Any = None
 SUBMITTER = Submitter(SETTINGS, unused, unused, unused, unused)
 
