@@ -24,7 +24,7 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from measure import best_interleaved
+from measure import best_interleaved, parse_only
 
 from batchline.rows import TAG_LABEL, PredictionShaper
 
@@ -183,14 +183,6 @@ def write_file(path: Path, lines: int) -> None:
         for line in order:
             out.write(make_line(rng, line))
             out.write("\n")
-
-
-def parse_only(path: Path) -> float:
-    start = time.perf_counter()
-    with path.open("rb") as stream:
-        for line in stream:
-            json.loads(line)
-    return time.perf_counter() - start
 
 
 def _shape(path: Path, lines: int, limit: int | None = None) -> int:

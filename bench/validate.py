@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from measure import best_interleaved
+from measure import best_interleaved, parse_only
 
 RATIO_TARGET = 2.0
 MEMORY_TARGET_MB = 150.0
@@ -113,14 +113,6 @@ def write_file(path: Path, lines: int) -> None:
         for index in range(lines):
             out.write(make_line(rng, index))
             out.write("\n")
-
-
-def parse_only(path: Path) -> float:
-    start = time.perf_counter()
-    with path.open("rb") as stream:
-        for line in stream:
-            json.loads(line)
-    return time.perf_counter() - start
 
 
 def validate(path: Path) -> float:

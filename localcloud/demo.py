@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -74,31 +75,25 @@ def upload(console: Any) -> dict[str, int]:
 
 
 def wait(console: Any, generations: dict[str, int]) -> dict[str, dict[str, Any]]:
-    """Pull the completion topic's subscription until every upload has its notification."""
+    """Every upload's notification, from the completion topic's subscription."""
     from google.cloud import pubsub_v1
+
+    from batchline.notifications import await_notifications
 
     subscriber = pubsub_v1.SubscriberClient()
     path = subscriber.subscription_path(stack.PROJECT, stack.COMPLETED_SUBSCRIPTION)
-    received: dict[str, dict[str, Any]] = {}
-    deadline = time.monotonic() + TIMEOUT_SECONDS
+    shown: set[str] = set()
     with console.status("waiting for notifications...") as status:
-        while len(received) < len(generations) and time.monotonic() < deadline:
-            response = subscriber.pull(request={"subscription": path, "max_messages": 10})
-            for message in response.received_messages:
-                body = json.loads(message.message.data)
-                name = message.message.attributes.get("object", "")
-                if generations.get(name) == int(body["generation"]):
-                    received[name] = body
-                    console.print(f"notified: {body['event']} for {name}")
-            if response.received_messages:
-                subscriber.acknowledge(
-                    request={
-                        "subscription": path,
-                        "ack_ids": [m.ack_id for m in response.received_messages],
-                    }
-                )
+
+        def progress(received: Mapping[str, Mapping[str, Any]]) -> None:
+            for name in sorted(set(received) - shown):
+                console.print(f"notified: {received[name]['event']} for {name}")
+                shown.add(name)
             status.update(f"waiting for notifications ({len(received)}/{len(generations)})...")
-    return received
+
+        return await_notifications(
+            subscriber, path, generations, timeout=TIMEOUT_SECONDS, on_progress=progress
+        )
 
 
 def check(notifications: dict[str, dict[str, Any]], generations: dict[str, int]) -> list[str]:

@@ -58,6 +58,15 @@ def function_client(name: str) -> Any:
         return _APPS[name].test_client()
 
 
+def post_event(function: str, attributes: dict[str, Any], data: Any) -> int:
+    """Post a binary-mode CloudEvent to functions/FUNCTION as the platform does; the status."""
+    headers = {f"ce-{k}": v for k, v in attributes.items() if k != "datacontenttype"}
+    response = function_client(function).post(
+        "/", headers={**headers, "Content-Type": "application/json"}, data=json.dumps(data)
+    )
+    return int(response.status_code)
+
+
 def fixture_event(name: str) -> dict[str, Any]:
     return dict(json.loads((EVENTS / name).read_text()))
 
@@ -132,7 +141,7 @@ class Cloud:
             bucket=resource["bucket"],
             time=(time or datetime.now(UTC)).isoformat().replace("+00:00", "Z"),
         )
-        return self._post("submit", attributes, resource)
+        return post_event("submit", attributes, resource)
 
     def deliver_tick(self) -> int:
         return self._post_message(
@@ -159,16 +168,7 @@ class Cloud:
             "publishTime": now,
             "publish_time": now,
         }
-        return self._post(function, event["attributes"], event["data"])
-
-    def _post(self, function: str, attributes: dict[str, Any], data: Any) -> int:
-        headers = {
-            f"ce-{key}": value for key, value in attributes.items() if key != "datacontenttype"
-        }
-        response = function_client(function).post(
-            "/", headers={**headers, "Content-Type": "application/json"}, data=json.dumps(data)
-        )
-        return int(response.status_code)
+        return post_event(function, event["attributes"], event["data"])
 
     # --- what a user sees ---------------------------------------------------------------
 

@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -158,63 +157,34 @@ def _cmd_submit(args: argparse.Namespace) -> int:
 def _wait_for_notification(
     console: Any, args: argparse.Namespace, settings: Any, name: str, generation: int
 ) -> dict[str, Any] | None:
-    """Pull the completion subscription until this upload's notification arrives, showing
-    the ledger's view meanwhile; messages for other uploads are handed back."""
-    from google.api_core.exceptions import DeadlineExceeded
+    """This upload's notification, showing the ledger's view of it meanwhile."""
     from google.cloud import pubsub_v1
 
     from batchline.ledger import JobLedger
     from batchline.ledger_states import SourceRef
+    from batchline.notifications import await_notifications
 
     subscription = args.subscription or _local_subscription()
     subscriber = pubsub_v1.SubscriberClient()
-    path = (
-        subscription
-        if "/" in subscription
-        else subscriber.subscription_path(settings.project, subscription)
-    )
+    if "/" not in subscription:
+        subscription = subscriber.subscription_path(settings.project, subscription)
     ledger = JobLedger.from_settings()
     source = SourceRef(settings.input_bucket, name, generation)
-    deadline = time.monotonic() + args.timeout
     with console.status("waiting for the file to be picked up...") as status:
-        while time.monotonic() < deadline:
+
+        def show_state(_: object) -> None:
             record = ledger.get_source(source)
             if record is not None:
                 status.update(f"{source.uri}: {record.state}")
-            try:
-                response = subscriber.pull(
-                    request={"subscription": path, "max_messages": 10}, timeout=30
-                )
-            except DeadlineExceeded:
-                continue  # nothing arrived within the pull's own wait
-            for received in response.received_messages:
-                attributes = received.message.attributes
-                mine = attributes.get("object") == name and _generation_of(
-                    received.message.data
-                ) == str(generation)
-                if mine:
-                    subscriber.acknowledge(
-                        request={"subscription": path, "ack_ids": [received.ack_id]}
-                    )
-                    return dict(json.loads(received.message.data))
-                subscriber.modify_ack_deadline(
-                    request={
-                        "subscription": path,
-                        "ack_ids": [received.ack_id],
-                        "ack_deadline_seconds": 0,
-                    }
-                )
-            time.sleep(0.5)
-    return None
 
-
-def _generation_of(data: bytes) -> str | None:
-    """The generation a notification is about (None for a message that is not one)."""
-    try:
-        body = json.loads(data)
-    except ValueError:
-        return None
-    return str(body.get("generation")) if isinstance(body, dict) else None
+        found = await_notifications(
+            subscriber,
+            subscription,
+            {name: generation},
+            timeout=args.timeout,
+            on_progress=show_state,
+        )
+    return found.get(name)
 
 
 def _local_subscription() -> str:

@@ -654,10 +654,7 @@ class JobLedger:
         return self._transact(move)
 
     def _peek_job(self, ref: DocumentReference, job_name: str) -> JobRecord:
-        snapshot = ref.get()
-        if not snapshot.exists:
-            raise UnknownJob(f"no ledger record for job {job_name}; record it first")
-        return JobRecord.from_document(_data(snapshot))
+        return _job_record(ref.get(), job_name)
 
     def _read_source(
         self, transaction: Transaction, ref: DocumentReference, source: SourceRef
@@ -670,10 +667,7 @@ class JobLedger:
     def _read_job(
         self, transaction: Transaction, ref: DocumentReference, job_name: str
     ) -> JobRecord:
-        snapshot = _read(transaction, ref)
-        if not snapshot.exists:
-            raise UnknownJob(f"no ledger record for job {job_name}; record it first")
-        return JobRecord.from_document(_data(snapshot))
+        return _job_record(_read(transaction, ref), job_name)
 
     def _read_jobs(self, transaction: Transaction, job_names: Iterable[str]) -> list[JobRecord]:
         refs = [self._jobs.document(job_document_id(name)) for name in job_names]
@@ -711,6 +705,12 @@ class JobLedger:
 
 def _read(transaction: Transaction, ref: DocumentReference) -> DocumentSnapshot[DocumentReference]:
     return next(iter(transaction.get(ref)))
+
+
+def _job_record(snapshot: DocumentSnapshot[DocumentReference], job_name: str) -> JobRecord:
+    if not snapshot.exists:
+        raise UnknownJob(f"no ledger record for job {job_name}; record it first")
+    return JobRecord.from_document(_data(snapshot))
 
 
 def _data(snapshot: DocumentSnapshot[DocumentReference]) -> dict[str, Any]:

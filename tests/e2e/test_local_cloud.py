@@ -57,7 +57,12 @@ def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
 def test_status_shows_every_service_healthy(local_cloud: dict[str, str]) -> None:
     status = batchline(local_cloud, "local", "status")
     assert status.returncode == 0, status.stdout
-    for service in (
+    rows = {
+        cells[0]: cells[2]
+        for line in status.stdout.splitlines()
+        if len(cells := [cell.strip() for cell in line.strip("│┃ ").split("│")]) >= 3
+    }
+    services = (
         "storage",
         "pubsub",
         "firestore",
@@ -67,8 +72,8 @@ def test_status_shows_every_service_healthy(local_cloud: dict[str, str]) -> None
         "poll",
         "complete",
         "bridge",
-    ):
-        assert service in status.stdout
+    )
+    assert {name: rows.get(name) for name in services} == dict.fromkeys(services, "yes")
 
 
 def sources(env: dict[str, str]) -> dict[str, dict[str, object]]:

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 import pytest
-from pipeline_support import EXAMPLE_SETTINGS, fixture_event, function_client
+from pipeline_support import EXAMPLE_SETTINGS, fixture_event, post_event
 
 from batchline import app, clients, settings
 
@@ -27,20 +27,12 @@ def unconfigured(monkeypatch: pytest.MonkeyPatch) -> None:
     app.reset()
 
 
-def post(function: str, attributes: dict[str, Any], data: Any) -> int:
-    headers = {f"ce-{k}": v for k, v in attributes.items() if k != "datacontenttype"}
-    response = function_client(function).post(
-        "/", headers={**headers, "Content-Type": "application/json"}, data=json.dumps(data)
-    )
-    return int(response.status_code)
-
-
 def test_an_event_of_another_type_is_acknowledged_and_ignored(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     event = fixture_event("storage_object_finalized.json")
     event["attributes"]["type"] = "google.cloud.storage.object.v1.deleted"
-    assert post("submit", event["attributes"], event["data"]) == 200
+    assert post_event("submit", event["attributes"], event["data"]) == 200
     assert "ignored an event of type google.cloud.storage.object.v1.deleted" in caplog.text
 
 
@@ -50,7 +42,7 @@ def test_a_malformed_upload_event_is_acknowledged_not_retried(
 ) -> None:
     event = fixture_event("storage_object_finalized.json")
     del event["data"][missing]
-    assert post("submit", event["attributes"], event["data"]) == 200
+    assert post_event("submit", event["attributes"], event["data"]) == 200
     assert f"storage event data lacks a valid '{missing}'" in caplog.text
 
 
@@ -59,14 +51,14 @@ def test_a_job_finished_message_that_is_not_base64_is_acknowledged(
 ) -> None:
     event = fixture_event("pubsub_message_published.json")
     event["data"]["message"]["data"] = "%%% not base64 %%%"
-    assert post("complete", event["attributes"], event["data"]) == 200
+    assert post_event("complete", event["attributes"], event["data"]) == 200
     assert "not base64" in caplog.text
 
 
 def test_a_good_event_without_configuration_is_retried(caplog: pytest.LogCaptureFixture) -> None:
     """A missing setting is fixed by redeploying: the event must survive until then."""
     event = fixture_event("storage_object_finalized.json")
-    assert post("submit", event["attributes"], event["data"]) == 500
+    assert post_event("submit", event["attributes"], event["data"]) == 500
     assert "GOOGLE_CLOUD_PROJECT" in caplog.text
 
 
@@ -98,14 +90,14 @@ def test_a_tick_of_another_type_is_acknowledged_and_ignored(
 ) -> None:
     event = fixture_event("pubsub_message_published.json")
     event["attributes"]["type"] = "google.cloud.scheduler.job.v1.executed"
-    assert post("poll", event["attributes"], event["data"]) == 200
+    assert post_event("poll", event["attributes"], event["data"]) == 200
     assert "expected google.cloud.pubsub.topic.v1.messagePublished" in caplog.text
 
 
 def test_an_event_with_a_malformed_time_is_acknowledged(caplog: pytest.LogCaptureFixture) -> None:
     event = fixture_event("storage_object_finalized.json")
     event["attributes"]["time"] = "yesterday-ish"
-    assert post("submit", event["attributes"], event["data"]) == 200
+    assert post_event("submit", event["attributes"], event["data"]) == 200
     assert "not an RFC 3339 timestamp" in caplog.text
 
 
@@ -122,5 +114,5 @@ def test_retries_past_the_age_limit_are_dropped_for_every_function(
     settings.reset_settings()
     event = fixture_event(fixture)
     event["attributes"]["time"] = "2026-01-01T00:00:00Z"
-    assert post(function, event["attributes"], event["data"]) == 200
+    assert post_event(function, event["attributes"], event["data"]) == 200
     assert "dropped an event" in caplog.text
