@@ -262,6 +262,7 @@ def test_json_array_file_gets_one_message_that_says_so() -> None:
     for report in (one_line, pretty):
         assert report.error_count == 1
         assert "JSON array, not JSON Lines" in report.errors[0].message
+    assert pretty.lines == json.dumps([{"request": TEXT}] * 3, indent=2).count("\n") + 1
 
 
 def test_pretty_printed_object_gets_one_message_that_says_so() -> None:

@@ -155,7 +155,8 @@ def validate_stream(
             report.add(number, "", f"line is longer than {limit} bytes")
             continue
         if check(number, raw) is _STOP:
-            size += _drain(stream)
+            drained, lines = _drain(stream)
+            size, number = size + drained, number + lines
             break
     report.lines, report.bytes = number, size
     validator.finish()
@@ -334,8 +335,12 @@ def _skip_rest_of_line(stream: IO[bytes]) -> int:
             return skipped
 
 
-def _drain(stream: IO[bytes]) -> int:
-    total = 0
+def _drain(stream: IO[bytes]) -> tuple[int, int]:
+    """Read past the rest of a file not worth checking: its bytes and its lines."""
+    total = lines = 0
+    last = b"\n"
     while chunk := stream.read(1024 * 1024):
         total += len(chunk)
-    return total
+        lines += chunk.count(b"\n")
+        last = chunk[-1:]
+    return total, lines + (last != b"\n")
