@@ -20,9 +20,11 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
+# ruff, then the layers (import-linter contracts in pyproject.toml): a wrong import fails here.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 types: $(STAMP)
 	$(BIN)/mypy
@@ -38,7 +40,7 @@ pytest: $(STAMP) $(CHECKOV)
 test: lint types pytest
 
 demo: $(STAMP)
-	$(BIN)/python -m localcloud.demo
+	$(BIN)/python -m batchline_cli.demo
 
 bench: $(STAMP)
 	$(BIN)/python bench/validate.py

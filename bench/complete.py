@@ -26,7 +26,8 @@ from typing import Any
 
 from measure import best_interleaved, parse_only
 
-from batchline.rows import TAG_LABEL, PredictionShaper
+from batchline.domain.rows import PredictionShaper
+from batchline.domain.staging import TAG_LABEL
 
 RATIO_TARGET = 3.0
 MEMORY_GROWTH_FACTOR = 1.25

@@ -116,7 +116,7 @@ def write_file(path: Path, lines: int) -> None:
 
 
 def validate(path: Path) -> float:
-    from batchline.validation import validate_stream
+    from batchline.domain.validation import validate_stream
 
     start = time.perf_counter()
     with path.open("rb") as stream:
@@ -134,7 +134,7 @@ def peak_memory_mb(path: Path) -> float:
     """
     code = (
         "import re, sys\n"
-        "from batchline.validation import validate_stream\n"
+        "from batchline.domain.validation import validate_stream\n"
         "with open(sys.argv[1], 'rb') as f: validate_stream(f, 'bench')\n"
         "status = open('/proc/self/status').read()\n"
         "print(re.search(r'VmHWM:\\s+(\\d+) kB', status).group(1))\n"

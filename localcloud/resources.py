@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from batchline.settings import Settings
+from batchline.runtime.settings import Settings
 
 # The documentation's multimodal sample reads files from this bucket; the local cloud
 # serves small stand-ins so that the sample runs offline.
@@ -44,7 +44,7 @@ def create_resources(
     `push_endpoints` maps a topic id to the URL its push subscription delivers to: what the
     Eventarc triggers do for the poll and complete functions.
     """
-    from batchline.clients import publisher_client, storage_client
+    from batchline.runtime.clients import publisher_client, storage_client
 
     storage = storage_client()
     for bucket in (settings.input_bucket, settings.work_bucket):
@@ -90,7 +90,7 @@ def create_resources(
 def _create_tables(settings: Settings) -> None:
     from google.cloud import bigquery
 
-    from batchline.clients import bigquery_client
+    from batchline.runtime.clients import bigquery_client
     from batchline.schemas import TABLES, table_spec
 
     client = bigquery_client()

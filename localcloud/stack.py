@@ -318,8 +318,8 @@ def up(*, state_seconds: float = 0.0, tick_seconds: float = 2.0) -> StackState:
 def create_resources(state: StackState) -> None:
     """What Terraform creates, in the emulators; Pub/Sub pushes to the poll and complete
     functions as their Eventarc triggers do."""
-    from batchline.clients import reset_clients
-    from batchline.settings import get_settings, reset_settings
+    from batchline.runtime.clients import reset_clients
+    from batchline.runtime.settings import get_settings, reset_settings
     from localcloud.resources import create_resources as create
 
     env = state.environment

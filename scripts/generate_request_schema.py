@@ -1,4 +1,4 @@
-"""Generate shared/batchline/request_schema_data.py from the installed aiplatform_v1 types.
+"""Generate shared/batchline/domain/validation/request_schema_data.py from the installed aiplatform_v1 types.
 
 The validator must know every field of GenerateContentRequest and everything it contains,
 with the types and enum values the API parses. Importing aiplatform_v1 costs over a second,
@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any
 
 ROOT = "google.cloud.aiplatform.v1.GenerateContentRequest"
-OUTPUT = Path(__file__).resolve().parent.parent / "shared" / "batchline" / "request_schema_data.py"
+OUTPUT = (
+    Path(__file__).resolve().parent.parent
+    / "shared"
+    / "batchline"
+    / "domain"
+    / "validation"
+    / "request_schema_data.py"
+)
 
 # Well-known types are parsed by their special JSON forms, not field by field.
 WELL_KNOWN = {

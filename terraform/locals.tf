@@ -76,24 +76,29 @@ locals {
     }
   }
 
-  # Exactly the variables batchline.settings reads (ENV_VARS); every function gets the same map.
+  # Exactly the variables batchline.runtime.settings reads (ENV_VARS); every function gets the same map.
   function_environment = {
-    GOOGLE_CLOUD_PROJECT          = var.project_id
-    BATCHLINE_REGION              = local.vertex_region
-    BATCHLINE_INPUT_BUCKET        = google_storage_bucket.input.name
-    BATCHLINE_WORK_BUCKET         = google_storage_bucket.work.name
-    BATCHLINE_REPORTS_PREFIX      = var.reports_prefix
-    BATCHLINE_MODEL               = var.model
-    BATCHLINE_DATASET             = google_bigquery_dataset.batchline.dataset_id
-    BATCHLINE_BIGQUERY_LOCATION   = var.bigquery_location
-    BATCHLINE_COMPLETED_TOPIC     = google_pubsub_topic.completed.name
-    BATCHLINE_FINISHED_TOPIC      = google_pubsub_topic.job_finished.name
-    BATCHLINE_FIRESTORE_DATABASE  = google_firestore_database.ledger.name
-    BATCHLINE_LEDGER_COLLECTION   = var.ledger_collection
-    BATCHLINE_MAX_JOB_AGE_HOURS   = tostring(var.max_job_age_hours)
-    BATCHLINE_MAX_EVENT_AGE_HOURS = tostring(var.max_event_age_hours)
-    BATCHLINE_POLL_BUDGET_SECONDS = tostring(var.poll_budget_seconds)
-    BATCHLINE_PRICES              = jsonencode(var.prices)
+    GOOGLE_CLOUD_PROJECT           = var.project_id
+    BATCHLINE_REGION               = local.vertex_region
+    BATCHLINE_INPUT_BUCKET         = google_storage_bucket.input.name
+    BATCHLINE_WORK_BUCKET          = google_storage_bucket.work.name
+    BATCHLINE_REPORTS_PREFIX       = var.reports_prefix
+    BATCHLINE_MODEL                = var.model
+    BATCHLINE_DATASET              = google_bigquery_dataset.batchline.dataset_id
+    BATCHLINE_BIGQUERY_LOCATION    = var.bigquery_location
+    BATCHLINE_COMPLETED_TOPIC      = google_pubsub_topic.completed.name
+    BATCHLINE_FINISHED_TOPIC       = google_pubsub_topic.job_finished.name
+    BATCHLINE_FIRESTORE_DATABASE   = google_firestore_database.ledger.name
+    BATCHLINE_LEDGER_COLLECTION    = var.ledger_collection
+    BATCHLINE_MAX_JOB_AGE_HOURS    = tostring(var.max_job_age_hours)
+    BATCHLINE_MAX_EVENT_AGE_HOURS  = tostring(var.max_event_age_hours)
+    BATCHLINE_POLL_BUDGET_SECONDS  = tostring(var.poll_budget_seconds)
+    BATCHLINE_SUBMIT_LEASE_SECONDS = tostring(var.submit_lease_seconds)
+    BATCHLINE_LOAD_LEASE_SECONDS   = tostring(var.load_lease_seconds)
+    BATCHLINE_NOTIFY_LEASE_SECONDS = tostring(var.notify_lease_seconds)
+    BATCHLINE_MAX_REQUESTS_PER_JOB = tostring(var.max_requests_per_job)
+    BATCHLINE_MAX_BYTES_PER_JOB    = tostring(var.max_bytes_per_job)
+    BATCHLINE_PRICES               = jsonencode(var.prices)
   }
 
   # Every identity this deployment grants roles to, by a label known at plan time (emails of new

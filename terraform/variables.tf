@@ -117,6 +117,28 @@ variable "ledger_collection" {
   }
 }
 
+variable "load_lease_seconds" {
+  type        = number
+  description = "Seconds a complete attempt's claim on loading a job's rows holds; another attempt takes over after it (the first one died). Longer than the complete function's timeout (540 s)."
+  default     = 900
+
+  validation {
+    condition     = var.load_lease_seconds > 540
+    error_message = "load_lease_seconds must be longer than the complete function's 540 s timeout, or two attempts could load at once."
+  }
+}
+
+variable "max_bytes_per_job" {
+  type        = number
+  description = "Most bytes of staged requests in one Vertex AI batch job; a larger file is split. The service allows 1 GB."
+  default     = 1000000000
+
+  validation {
+    condition     = var.max_bytes_per_job >= 1 && var.max_bytes_per_job <= 1000000000 && floor(var.max_bytes_per_job) == var.max_bytes_per_job
+    error_message = "max_bytes_per_job must be a whole number from 1 to 1000000000 (the service's limit)."
+  }
+}
+
 variable "max_event_age_hours" {
   type        = number
   description = "Retried events older than this are dropped with a log instead of being processed (Eventarc keeps undelivered events 24 hours)."
@@ -150,6 +172,17 @@ variable "max_job_age_hours" {
   }
 }
 
+variable "max_requests_per_job" {
+  type        = number
+  description = "Most requests in one Vertex AI batch job; a file with more is split. The service allows 200,000."
+  default     = 200000
+
+  validation {
+    condition     = var.max_requests_per_job >= 1 && var.max_requests_per_job <= 200000 && floor(var.max_requests_per_job) == var.max_requests_per_job
+    error_message = "max_requests_per_job must be a whole number from 1 to 200000 (the service's limit)."
+  }
+}
+
 variable "model" {
   type        = string
   description = "Default Gemini model id for batch jobs, without the publishers/google/models/ prefix. Check the current model list before deploying: models retire."
@@ -169,6 +202,17 @@ variable "noncurrent_version_retention_days" {
   validation {
     condition     = var.noncurrent_version_retention_days >= 1 && floor(var.noncurrent_version_retention_days) == var.noncurrent_version_retention_days
     error_message = "noncurrent_version_retention_days must be a whole number of days, at least 1."
+  }
+}
+
+variable "notify_lease_seconds" {
+  type        = number
+  description = "Seconds a claim on sending a file's notification holds; after it lapses unconfirmed, the next event or poll tick sends it. Longer than a publish may take (60 s)."
+  default     = 120
+
+  validation {
+    condition     = var.notify_lease_seconds > 60
+    error_message = "notify_lease_seconds must be longer than the 60 s a publish may take."
   }
 }
 
@@ -292,6 +336,17 @@ variable "staging_retention_days" {
   validation {
     condition     = var.staging_retention_days >= 4 && floor(var.staging_retention_days) == var.staging_retention_days
     error_message = "staging_retention_days must be a whole number of days, at least 4: a batch job reads its staged input until it finishes."
+  }
+}
+
+variable "submit_lease_seconds" {
+  type        = number
+  description = "Seconds a submit attempt's claim on an upload holds; another attempt takes over after it (the first one died). Longer than the submit function's timeout (540 s)."
+  default     = 600
+
+  validation {
+    condition     = var.submit_lease_seconds > 540
+    error_message = "submit_lease_seconds must be longer than the submit function's 540 s timeout, or two attempts could submit at once."
   }
 }
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from google.api_core.exceptions import DeadlineExceeded
 
-from batchline import app, clients, settings
+from batchline.runtime import clients, settings, wiring
 from localcloud.bridge import object_resource
 from localcloud.resources import create_resources, pull_subscription
 
@@ -229,9 +229,7 @@ class Cloud:
         return list(client.list_batch_prediction_jobs(parent=self.settings.vertex_parent))
 
     def ledger(self) -> Any:
-        from batchline.ledger import JobLedger
-
-        return JobLedger.from_settings()
+        return wiring.ledger()
 
     def run_to_finished(self, resource: dict[str, Any]) -> list[tuple[bytes, dict[str, str]]]:
         """Deliver the upload, tick until its jobs end; the job-finished messages."""
@@ -251,4 +249,4 @@ class Cloud:
 def _reset() -> None:
     settings.reset_settings()
     clients.reset_clients()
-    app.reset()
+    wiring.reset()

@@ -3,7 +3,7 @@
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from batchline import handlers
+from batchline.runtime import handlers
 
 
 @functions_framework.cloud_event

@@ -26,7 +26,7 @@ def batchline(
     env: dict[str, str], *args: str, timeout: float = 180
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "batchline.cli", *args],
+        [sys.executable, "-m", "batchline_cli", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -90,7 +90,7 @@ def in_local_cloud(env: dict[str, str], code: str, *args: str) -> str:
         "import os, sys\n"
         "from localcloud import stack\n"
         "os.environ.update(stack.environment())\n"
-        "from batchline.clients import storage_client\n"
+        "from batchline.runtime.clients import storage_client\n"
         "bucket = storage_client().bucket(stack.INPUT_BUCKET)\n"
     )
     done = subprocess.run(

@@ -9,8 +9,9 @@ import pytest
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
-from batchline.gcs import Storage, abort
-from batchline.staging import Stager
+from batchline.adapters.storage import Storage, abort
+from batchline.domain.limits import JobLimits
+from batchline.domain.staging import Stager
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +42,7 @@ def test_an_aborted_part_creates_no_object(bucket: storage.Bucket) -> None:
             gcs.writer(bucket.name, f"part-{part}.index.jsonl", "application/jsonl"),
         )
 
-    stager = Stager(open_part, max_requests=2)  # type: ignore[arg-type]
+    stager = Stager(open_part, JobLimits(max_requests=2))  # type: ignore[arg-type]
     request = {"contents": [{"parts": {"text": "hi"}}]}
     for line in (1, 2, 3):
         stager.add(line, {"request": request, "key": f"k{line}"})

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from pipeline_support import Cloud
 
-from batchline.ledger_states import JobState, SourceState
+from batchline.domain.states import JobState, SourceState
 
 pytestmark = pytest.mark.integration
 
@@ -90,7 +90,7 @@ def test_a_bad_file_is_reported_kept_and_never_submitted(cloud: Cloud) -> None:
     assert cloud.deliver_upload(resource) == 200
     assert cloud.vertex_jobs() == []
     bucket = cloud.settings.input_bucket
-    from batchline.clients import storage_client
+    from batchline.runtime.clients import storage_client
 
     storage = storage_client().bucket(bucket)
     assert storage.blob("drops/broken.jsonl").exists(), "the original is kept"
@@ -136,7 +136,7 @@ def test_overlapping_poll_ticks_announce_each_job_once(cloud: Cloud) -> None:
 def test_crash_between_creating_and_recording_the_job_makes_no_second_job(
     cloud: Cloud, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from batchline.ledger import JobLedger
+    from batchline.adapters.ledger import JobLedger
 
     original = JobLedger.record_job
     crashes = iter([True])
@@ -153,8 +153,8 @@ def test_crash_between_creating_and_recording_the_job_makes_no_second_job(
     assert len(cloud.vertex_jobs()) == 1
     # The claim of the dead attempt holds for its lease: the retry waits, then takes over.
     assert cloud.deliver_upload(resource) == 500
-    cloud.reconfigure(monkeypatch)  # a new instance, once the dead one's lease lapsed
-    _expire_claims()
+    # A new instance, once the dead one's lease lapsed (it is minutes in production).
+    cloud.reconfigure(monkeypatch, BATCHLINE_SUBMIT_LEASE_SECONDS="0.001")
     assert cloud.deliver_upload(resource) == 200
     (job,) = cloud.vertex_jobs()
     source = cloud.ledger().get_source(_ref(resource))
@@ -164,7 +164,7 @@ def test_crash_between_creating_and_recording_the_job_makes_no_second_job(
 def test_crash_between_loading_and_marking_loads_the_rows_once(
     cloud: Cloud, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from batchline.ledger import JobLedger
+    from batchline.adapters.ledger import JobLedger
 
     resource = cloud.upload("load-crash.jsonl", lines(*(text(f"q{i}") for i in range(4))))
     ((data, attributes),) = cloud.run_to_finished(resource)
@@ -180,7 +180,7 @@ def test_crash_between_loading_and_marking_loads_the_rows_once(
     with pytest.raises(SystemExit):
         cloud.deliver_finished(data, attributes)
     assert len(cloud.predictions(cloud.source_uri(resource))) == 4
-    _expire_load_claims()
+    cloud.reconfigure(monkeypatch, BATCHLINE_LOAD_LEASE_SECONDS="0.001")
     assert cloud.deliver_finished(data, attributes) == 200
     assert len(cloud.predictions(cloud.source_uri(resource))) == 4, "no row doubled"
     assert len(cloud.job_rows()) == 1
@@ -212,9 +212,7 @@ def test_failed_and_blocked_requests_keep_their_rows(cloud: Cloud) -> None:
 def test_a_file_over_one_jobs_limit_is_split_and_announced_once(
     cloud: Cloud, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from batchline import staging
-
-    monkeypatch.setattr(staging, "MAX_REQUESTS_PER_JOB", 2)
+    cloud.reconfigure(monkeypatch, BATCHLINE_MAX_REQUESTS_PER_JOB="2")
     resource = cloud.upload("big.jsonl", lines(*(text(f"item {i}") for i in range(5))))
     finished = cloud.run_to_finished(resource)
     assert len(cloud.vertex_jobs()) == 3 and len(finished) == 3
@@ -289,26 +287,13 @@ def test_an_event_past_the_age_limit_is_dropped(cloud: Cloud) -> None:
 
 
 def _ref(resource: dict[str, Any]) -> Any:
-    from batchline.ledger_states import SourceRef
+    from batchline.domain.states import SourceRef
 
     return SourceRef(resource["bucket"], resource["name"], int(resource["generation"]))
 
 
-def _expire_claims() -> None:
-    """Let claims held by dead attempts lapse (the lease is minutes in production)."""
-    from batchline import app
-
-    app.submitter().ledger.claim_lease = timedelta(0)
-
-
-def _expire_load_claims() -> None:
-    from batchline import app
-
-    app.completer().ledger.load_lease = timedelta(0)
-
-
 def test_a_load_the_warehouse_refuses_fails_the_job_and_reports_it(cloud: Cloud) -> None:
-    from batchline.clients import bigquery_client
+    from batchline.runtime.clients import bigquery_client
 
     resource = cloud.upload("refused.jsonl", lines(text("a"), text("b")))
     ((data, attributes),) = cloud.run_to_finished(resource)
@@ -327,9 +312,7 @@ def test_a_load_the_warehouse_refuses_fails_the_job_and_reports_it(cloud: Cloud)
 def test_parts_finishing_together_notify_once(
     cloud: Cloud, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from batchline import staging
-
-    monkeypatch.setattr(staging, "MAX_REQUESTS_PER_JOB", 1)
+    cloud.reconfigure(monkeypatch, BATCHLINE_MAX_REQUESTS_PER_JOB="1")
     resource = cloud.upload("pair.jsonl", lines(text("left"), text("right")))
     finished = cloud.run_to_finished(resource)
     assert len(finished) == 2
@@ -350,7 +333,7 @@ def test_parts_finishing_together_notify_once(
 def test_a_rejection_notice_that_failed_to_send_is_sent_by_the_retry(
     cloud: Cloud, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from batchline.notifications import Publisher
+    from batchline.adapters.pubsub import Publisher
 
     real_notify = Publisher.notify
     failures = iter([True])
@@ -375,11 +358,10 @@ def test_a_rejection_notice_that_failed_to_send_is_sent_by_the_retry(
 def test_a_partly_submitted_file_cancels_what_it_started(
     cloud: Cloud, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from batchline import staging
-    from batchline.errors import PermanentError
-    from batchline.vertex import VertexJobs
+    from batchline.adapters.vertex import VertexJobs
+    from batchline.domain.errors import PermanentError
 
-    monkeypatch.setattr(staging, "MAX_REQUESTS_PER_JOB", 1)
+    cloud.reconfigure(monkeypatch, BATCHLINE_MAX_REQUESTS_PER_JOB="1")
     cloud.vertex_server.set_faults(pending_seconds=3600)
     real_create = VertexJobs.create
     calls = iter(range(10))

@@ -7,7 +7,9 @@ way Cloud Run functions runs it.
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import importlib.metadata
 import json
 import os
 import subprocess
@@ -26,7 +28,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = REPO_ROOT / "scripts" / "build_bundles.py"
 LIBRARY_DIR = REPO_ROOT / "shared" / "batchline"
 # The repository's own code; a bundled function must import none of it from here.
-REPOSITORY_SOURCES = [REPO_ROOT / name for name in ("shared", "localcloud", "functions", "scripts")]
+REPOSITORY_SOURCES = [
+    REPO_ROOT / name for name in ("shared", "localcloud", "batchline_cli", "functions", "scripts")
+]
+# Top-level names a bundle must never carry: development packages and repository folders.
+NEVER_BUNDLED = ("localcloud", "batchline_cli", "tests", "terraform", "functions", "bench")
 FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 
 
@@ -91,9 +97,9 @@ def test_bundle_holds_main_library_and_requirements_only(
         )
     assert _library_files() <= set(names), "the bundle misses part of the batchline package"
     assert "batchline/schemas/jobs.json" in names
-    assert not [n for n in names if n.split("/")[0] == "localcloud"], "localcloud was bundled"
+    assert not [n for n in names if n.split("/")[0] in NEVER_BUNDLED], "a dev package was bundled"
     assert not [n for n in names if "__pycache__" in n.split("/") or n.endswith(".pyc")]
-    assert not [n for n in names if n.startswith(("tests/", "terraform/", "functions/"))]
+    assert {n.split("/")[0] for n in names} == {"main.py", "requirements.txt", "batchline"}
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
@@ -169,7 +175,10 @@ print(json.dumps({
     "callable": callable(entry),
     "main": main.__file__,
     "batchline": batchline.__file__,
-    "localcloud_importable": importlib.util.find_spec("localcloud") is not None,
+    "dev_packages_importable": [
+        name for name in ("localcloud", "batchline_cli")
+        if importlib.util.find_spec(name) is not None
+    ],
     "module_files": sorted(
         {getattr(m, "__file__", None) or "" for m in list(sys.modules.values())} - {""}
     ),
@@ -209,10 +218,107 @@ def test_unpacked_bundle_imports_its_entry_point_without_the_repository(
     assert report["callable"], f"{name}: main.{FUNCTIONS[name]} is missing or not callable"
     assert Path(report["main"]).resolve().is_relative_to(unpacked.resolve())
     assert Path(report["batchline"]).resolve().is_relative_to(unpacked.resolve())
-    assert not report["localcloud_importable"]
+    assert report["dev_packages_importable"] == []
     from_repository = [
         f
         for f in report["module_files"]
         if any(Path(f).resolve().is_relative_to(source) for source in REPOSITORY_SOURCES)
     ]
     assert not from_repository, f"{name} imported files outside its bundle: {from_repository}"
+    allowed = _requirement_files()
+    # The base interpreter's library (a virtualenv's platstdlib would hold its site-packages).
+    base = {"base": sys.base_prefix, "platbase": sys.base_exec_prefix}
+    stdlib = [
+        Path(sysconfig.get_paths(vars=base)[key]).resolve() for key in ("stdlib", "platstdlib")
+    ]
+    strays = sorted(
+        f
+        for f in report["module_files"]
+        if not Path(f).resolve().is_relative_to(unpacked.resolve())
+        and not any(Path(f).resolve().is_relative_to(lib) for lib in stdlib)
+        and Path(f).resolve() not in allowed
+    )
+    assert not strays, (
+        f"importing {name}/main.py loads modules that neither the bundle nor its "
+        f"requirements.txt provide (a missing requirement?): {strays[:10]}"
+    )
+
+
+def _requirements() -> list[Any]:
+    from packaging.requirements import Requirement
+
+    lines = (REPO_ROOT / "requirements.txt").read_text().splitlines()
+    return [Requirement(line) for line in lines if line.strip() and not line.startswith("#")]
+
+
+def _requirement_closure() -> list[importlib.metadata.Distribution]:
+    """The distributions requirements.txt installs: its own and all they depend on."""
+    from packaging.requirements import Requirement
+
+    pending = [(requirement, "") for requirement in _requirements()]
+    seen: dict[str, importlib.metadata.Distribution] = {}
+    while pending:
+        requirement, extra = pending.pop()
+        if requirement.marker and not requirement.marker.evaluate({"extra": extra}):
+            continue
+        key = requirement.name.lower().replace("_", "-")
+        if key in seen:
+            continue
+        dist = importlib.metadata.distribution(requirement.name)
+        seen[key] = dist
+        for text in dist.requires or ():
+            for wanted_extra in ("", *requirement.extras):
+                pending.append((Requirement(text), wanted_extra))
+    return list(seen.values())
+
+
+def _requirement_files() -> set[Path]:
+    files: set[Path] = set()
+    for dist in _requirement_closure():
+        for file in dist.files or ():
+            files.add(Path(str(dist.locate_file(file))).resolve())
+    return files
+
+
+def _provided_modules(dist: importlib.metadata.Distribution) -> set[str]:
+    """Dotted names of the modules and regular packages a distribution installs."""
+    modules = set()
+    for file in dist.files or ():
+        parts = Path(str(file)).parts
+        if not parts or parts[-1].endswith(".dist-info") or not str(file).endswith(".py"):
+            continue
+        if parts[-1] == "__init__.py":
+            modules.add(".".join(parts[:-1]))
+        else:
+            modules.add(".".join([*parts[:-1], parts[-1][:-3]]))
+    return modules
+
+
+def _imported_names(sources: list[Path]) -> set[str]:
+    """Every module name an import statement in `sources` may load (function bodies too)."""
+    names: set[str] = set()
+    for source in sources:
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.add(node.module)
+                names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    expanded = set()
+    for name in names:
+        parts = name.split(".")
+        expanded.update(".".join(parts[: end + 1]) for end in range(len(parts)))
+    return expanded
+
+
+def test_every_runtime_requirement_is_imported_by_deployed_code() -> None:
+    deployed = sorted(LIBRARY_DIR.rglob("*.py")) + sorted(
+        (REPO_ROOT / "functions").glob("*/main.py")
+    )
+    imported = _imported_names(deployed)
+    unused = [
+        str(requirement)
+        for requirement in _requirements()
+        if not _provided_modules(importlib.metadata.distribution(requirement.name)) & imported
+    ]
+    assert not unused, f"requirements.txt lists packages no deployed code imports: {unused}"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from batchline.cli import main
+from batchline_cli.main import main
 
 pytestmark = pytest.mark.unit
 
@@ -54,7 +54,7 @@ def test_json_format_carries_the_same_report(capsys: pytest.CaptureFixture[str])
 
 def test_console_script_reads_standard_input() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "batchline.cli", "validate", "-"],
+        [sys.executable, "-m", "batchline_cli", "validate", "-"],
         input=b'{"request": {"contents": [{"parts": {"text": "hi"}}]}}\n',
         capture_output=True,
         check=False,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pipeline_support import EXAMPLE_SETTINGS, fixture_event, post_event
 
-from batchline import app, clients, settings
+from batchline.runtime import clients, settings, wiring
 
 pytestmark = pytest.mark.unit
 
@@ -24,7 +24,7 @@ def unconfigured(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
     settings.reset_settings()
     clients.reset_clients()
-    app.reset()
+    wiring.reset()
 
 
 def test_an_event_of_another_type_is_acknowledged_and_ignored(
@@ -63,7 +63,7 @@ def test_a_good_event_without_configuration_is_retried(caplog: pytest.LogCapture
 
 
 def test_fixture_payloads_parse_into_types() -> None:
-    from batchline.events import event_of, pubsub_message, storage_object
+    from batchline.domain.events import event_of, pubsub_message, storage_object
 
     upload = fixture_event("storage_object_finalized.json")
     obj = storage_object(upload["data"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from batchline.ledger_states import (
+from batchline.domain.states import (
     InvalidTransition,
     JobState,
     Outcome,

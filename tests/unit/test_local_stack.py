@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from batchline.cli import main
+from batchline_cli.main import main
 from localcloud import stack
 
 pytestmark = pytest.mark.unit

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from batchline.logs import JsonFormatter, configure_logging, current_context, log_context
+from batchline.domain.log_context import current_context, log_context
+from batchline.runtime.logs import JsonFormatter, configure_logging
 
 pytestmark = pytest.mark.unit
 

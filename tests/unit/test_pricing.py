@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from batchline.pricing import BATCH_DISCOUNT, estimate_cost, estimate_job_cost, price_for
-from batchline.rows import JobTotals
-from batchline.settings import DEFAULT_PRICES, ModelPrice
+from batchline.domain.pricing import BATCH_DISCOUNT, estimate_cost, estimate_job_cost, price_for
+from batchline.domain.totals import JobTotals
+from batchline.runtime.settings import DEFAULT_PRICES, ModelPrice
 
 pytestmark = pytest.mark.unit
 

@@ -17,6 +17,6 @@ def test_committed_schema_module_matches_installed_library() -> None:
     spec.loader.exec_module(generator)
     committed = generator.OUTPUT.read_text(encoding="utf-8")
     assert committed == generator.render(), (
-        "shared/batchline/request_schema_data.py is stale: "
+        "shared/batchline/domain/validation/request_schema_data.py is stale: "
         "run python scripts/generate_request_schema.py"
     )

@@ -13,19 +13,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batchline.rows import (
-    TAG_LABEL,
-    InputLine,
-    JobTotals,
-    PredictionShaper,
-    RequestIndex,
-    canonical_request,
-    job_id_from_name,
-    read_input_lines,
-    row_to_json,
-    staged_line,
-    tag_request,
-)
+from batchline.domain.batch_jobs import job_id_from_name
+from batchline.domain.input_lines import InputLine, read_input_lines
+from batchline.domain.matching import RequestIndex, canonical_request
+from batchline.domain.rows import PredictionShaper, row_to_json
+from batchline.domain.staging import TAG_LABEL, staged_line, tag_request
+from batchline.domain.totals import JobTotals
 from batchline.schemas import column_names
 
 pytestmark = pytest.mark.unit

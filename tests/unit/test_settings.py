@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from batchline.settings import (
+from batchline.runtime.settings import (
     DEFAULT_PRICES,
     ENV_VARS,
     OPTIONAL_ENV_VARS,
@@ -58,6 +58,11 @@ def test_env_var_list_is_exactly_the_contract() -> None:
         "BATCHLINE_MAX_JOB_AGE_HOURS",
         "BATCHLINE_MAX_EVENT_AGE_HOURS",
         "BATCHLINE_POLL_BUDGET_SECONDS",
+        "BATCHLINE_SUBMIT_LEASE_SECONDS",
+        "BATCHLINE_LOAD_LEASE_SECONDS",
+        "BATCHLINE_NOTIFY_LEASE_SECONDS",
+        "BATCHLINE_MAX_REQUESTS_PER_JOB",
+        "BATCHLINE_MAX_BYTES_PER_JOB",
         "BATCHLINE_PRICES",
     }
     assert len(ENV_VARS) == len(set(ENV_VARS))

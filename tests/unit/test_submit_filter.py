@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from pipeline_support import EXAMPLE_SETTINGS
 
-from batchline.events import StorageObject
-from batchline.settings import Settings
-from batchline.submit import Submitter
+from batchline.domain.events import StorageObject
+from batchline.runtime.settings import Settings
+from batchline.steps.submit import Submitter
 
 pytestmark = pytest.mark.unit
 

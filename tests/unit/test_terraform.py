@@ -21,8 +21,9 @@ from typing import Any
 import hcl2
 import pytest
 
-from batchline import schemas, staging
-from batchline.settings import ENV_VARS
+from batchline import schemas
+from batchline.domain import staging
+from batchline.runtime.settings import ENV_VARS
 
 pytestmark = pytest.mark.unit
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from batchline.validation import FileReport, stream, validate_stream
+from batchline.domain.limits import JobLimits
+from batchline.domain.validation import FileReport, stream, validate_stream
 
 pytestmark = pytest.mark.unit
 
@@ -298,11 +299,8 @@ def test_overlong_line_is_reported_and_skipped(monkeypatch: pytest.MonkeyPatch) 
     assert report.requests == 2 and report.lines == 3 and report.bytes == len(text)
 
 
-def test_file_over_one_jobs_limits_is_flagged_for_splitting(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(stream, "MAX_REQUESTS_PER_JOB", 4)
-    report = check("\n".join([line(TEXT)] * 9))
+def test_file_over_one_jobs_limits_is_flagged_for_splitting() -> None:
+    report = check("\n".join([line(TEXT)] * 9), limits=JobLimits(max_requests=4))
     assert report.valid and report.over_job_limits and report.jobs_needed == 3
     assert "split into 3 jobs" in report.summary()
     assert report.to_json()["over_job_limits"] is True

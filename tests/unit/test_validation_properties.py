@@ -12,10 +12,10 @@ from google.protobuf import json_format
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from batchline import request_schema_data as data
-from batchline.validation import validate_stream
-from batchline.validation.rules import SINGLETON_LISTS
-from batchline.validation.schema import Schema, render_path
+from batchline.domain.validation import request_schema_data as data
+from batchline.domain.validation import validate_stream
+from batchline.domain.validation.rules import SINGLETON_LISTS
+from batchline.domain.validation.schema import Schema, render_path
 
 pytestmark = pytest.mark.unit
 

@@ -1,8 +1,8 @@
 """BigQuery table schemas, kept as JSON files that Python, the local cloud and Terraform all read.
 
 The files use BigQuery's JSON schema format: a list of {"name", "type", "mode", "description"}.
-`schema_fields()` returns google.cloud.bigquery.SchemaField lists (bigquery is imported only
-then); `schema_dicts()` returns plain dicts for code that must not import bigquery.
+`schema_dicts()` returns plain dicts (the BigQuery adapter turns them into SchemaFields):
+no Google library is imported here.
 """
 
 from __future__ import annotations
@@ -10,10 +10,7 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING, Final, Literal, TypedDict
-
-if TYPE_CHECKING:
-    from google.cloud.bigquery import SchemaField
+from typing import Final, Literal, TypedDict
 
 __all__ = [
     "JOBS_CLUSTERING_FIELDS",
@@ -30,7 +27,6 @@ __all__ = [
     "TableSpec",
     "column_names",
     "schema_dicts",
-    "schema_fields",
     "table_spec",
 ]
 
@@ -87,13 +83,6 @@ def schema_dicts(table: TableName) -> list[ColumnSpec]:
 def column_names(table: TableName) -> list[str]:
     """The table's column names, in schema order."""
     return [column["name"] for column in _load(table)]
-
-
-def schema_fields(table: TableName) -> list[SchemaField]:
-    """The table's columns as google.cloud.bigquery.SchemaField (imports bigquery)."""
-    from google.cloud.bigquery import SchemaField
-
-    return [SchemaField.from_api_repr(dict(column)) for column in _load(table)]
 
 
 def table_spec(table: TableName) -> TableSpec:

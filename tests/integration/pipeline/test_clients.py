@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from google.cloud import pubsub_v1
 
-from batchline import clients
-from batchline.settings import reset_settings
+from batchline.runtime import clients
+from batchline.runtime.settings import reset_settings
 from localcloud.ports import free_port
 
 pytestmark = pytest.mark.integration

@@ -11,9 +11,9 @@ from typing import TypeVar
 import pytest
 from google.cloud import firestore
 
-from batchline.ledger import JobLedger, LedgerError, UnknownJob, UnknownSource
-from batchline.ledger_states import JobState, SourceRef, SourceState
-from batchline.rows import JobTotals
+from batchline.adapters.ledger import JobLedger, LedgerError, UnknownJob, UnknownSource
+from batchline.domain.states import JobState, SourceRef, SourceState
+from batchline.domain.totals import JobTotals
 
 pytestmark = pytest.mark.integration
 

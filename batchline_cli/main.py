@@ -1,0 +1,418 @@
+"""The `batchline` command line.
+
+Commands that talk to Google Cloud use the settings' environment variables; when
+GOOGLE_CLOUD_PROJECT is not set and the local cloud is running (`batchline local up`), they
+use the local cloud.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from batchline.domain.validation import FileReport, validate_stream
+
+EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+EXIT_FAILED = 1  # a command that ran but whose outcome is a failure
+LOCAL_TARGET = "the local cloud"
+
+
+def validate_files(paths: Sequence[str], max_errors: int) -> list[FileReport]:
+    """Validate each path (`-` is standard input); raises FileNotFoundError before any work."""
+    for path in paths:
+        if path != "-" and not Path(path).is_file():
+            raise FileNotFoundError(path)
+    reports = []
+    for path in paths:
+        if path == "-":
+            reports.append(validate_stream(sys.stdin.buffer, "<stdin>", max_errors=max_errors))
+            continue
+        with open(path, "rb") as stream:
+            reports.append(validate_stream(stream, path, max_errors=max_errors))
+    return reports
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    try:
+        reports = validate_files(args.files, args.max_errors)
+    except FileNotFoundError as missing:
+        print(f"batchline validate: no such file: {missing}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.format == "json":
+        print(json.dumps({"files": [r.to_json() for r in reports]}, indent=2))
+    else:
+        print("\n".join(r.text() for r in reports))
+    return EXIT_VALID if all(r.valid for r in reports) else EXIT_INVALID
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    console = Console()
+    if not console.is_terminal:  # piped or logged: do not squeeze tables into 80 columns
+        console = Console(width=160)
+    return console
+
+
+def _use_target() -> str:
+    """Point the clients at the local cloud unless a Google Cloud project is configured."""
+    if os.environ.get("GOOGLE_CLOUD_PROJECT"):
+        return f"project {os.environ['GOOGLE_CLOUD_PROJECT']}"
+    try:
+        from localcloud import stack
+    except ImportError as exc:
+        raise SystemExit(
+            "set GOOGLE_CLOUD_PROJECT and the BATCHLINE_* variables (see README), "
+            "or run from a clone with the local cloud"
+        ) from exc
+    try:
+        os.environ.update(stack.environment())
+    except stack.StackError as exc:
+        raise SystemExit(f"batchline: {exc}; or set GOOGLE_CLOUD_PROJECT for Google Cloud") from exc
+    return LOCAL_TARGET
+
+
+def _cmd_local(args: argparse.Namespace) -> int:
+    from localcloud import stack
+    from localcloud.gcloud_emulators import MissingPrerequisite
+
+    console = _console()
+    if args.action == "up":
+        try:
+            with console.status("starting the local cloud..."):
+                state = stack.up(state_seconds=args.state_seconds, tick_seconds=args.tick_seconds)
+        except (stack.StackError, MissingPrerequisite) as exc:
+            console.print(f"batchline local up: {exc}", markup=False)
+            return EXIT_FAILED
+        console.print(f"local cloud up: {len(state.services)} services")
+    elif args.action == "down":
+        stopped = stack.down()
+        console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+        return EXIT_VALID
+    rows = stack.status()
+    if not rows:
+        console.print("the local cloud is not running (batchline local up)")
+        return EXIT_FAILED
+    _print_table(
+        console,
+        ["service", "address", "healthy", "log"],
+        [[r["service"], r["address"], "yes" if r["healthy"] else "NO", r["log"]] for r in rows],
+    )
+    return EXIT_VALID if all(r["healthy"] for r in rows) else EXIT_FAILED
+
+
+def _print_table(console: Any, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    from rich.table import Table
+
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*("" if value is None else str(value) for value in row))
+    console.print(table)
+
+
+def _cmd_submit(args: argparse.Namespace) -> int:
+    console = _console()
+    path = Path(args.file)
+    if not path.is_file():
+        console.print(f"batchline submit: no such file: {path}")
+        return EXIT_USAGE
+    with path.open("rb") as stream:
+        report = validate_stream(stream, str(path))
+    if not report.valid:
+        console.print(report.text(), markup=False, highlight=False)
+        return EXIT_INVALID
+    target = _use_target()
+    if args.wait and not args.subscription and target != LOCAL_TARGET:
+        console.print(
+            "batchline submit --wait: name a subscription on the completion topic "
+            "(--subscription), e.g. the one `terraform output subscribe_command` creates"
+        )
+        return EXIT_USAGE
+    from batchline.runtime.clients import storage_client
+    from batchline.runtime.settings import get_settings
+
+    settings = get_settings()
+    name = args.name or path.name
+    blob = storage_client().bucket(settings.input_bucket).blob(name)
+    if args.model:
+        blob.metadata = {"model": args.model}
+    blob.upload_from_filename(str(path), content_type="application/jsonl")
+    uri = f"gs://{settings.input_bucket}/{name}#{blob.generation}"
+    console.print(f"uploaded {report.requests} requests to {uri} ({target})")
+    if not args.wait:
+        return EXIT_VALID
+    notification = _wait_for_notification(console, args, settings, name, int(blob.generation))
+    if notification is None:
+        console.print(f"no notification within {args.timeout:.0f}s; see `batchline jobs`")
+        return EXIT_FAILED
+    _print_summary(console, notification)
+    return EXIT_VALID if notification["event"] == "job.succeeded" else EXIT_FAILED
+
+
+def _wait_for_notification(
+    console: Any, args: argparse.Namespace, settings: Any, name: str, generation: int
+) -> dict[str, Any] | None:
+    """This upload's notification, showing the ledger's view of it meanwhile."""
+    from google.cloud import pubsub_v1
+
+    from batchline.domain.states import SourceRef
+    from batchline.runtime import wiring
+    from batchline_cli.waiting import await_notifications
+
+    subscription = args.subscription or _local_subscription()
+    subscriber = pubsub_v1.SubscriberClient()
+    if "/" not in subscription:
+        subscription = subscriber.subscription_path(settings.project, subscription)
+    ledger = wiring.ledger()
+    source = SourceRef(settings.input_bucket, name, generation)
+    with console.status("waiting for the file to be picked up...") as status:
+
+        def show_state(_: object) -> None:
+            record = ledger.get_source(source)
+            if record is not None:
+                status.update(f"{source.uri}: {record.state}")
+
+        found = await_notifications(
+            subscriber,
+            subscription,
+            {name: generation},
+            timeout=args.timeout,
+            on_progress=show_state,
+        )
+    return found.get(name)
+
+
+def _local_subscription() -> str:
+    from localcloud.stack import COMPLETED_SUBSCRIPTION
+
+    return COMPLETED_SUBSCRIPTION
+
+
+def _print_summary(console: Any, body: dict[str, Any]) -> None:
+    console.print(f"[bold]{body['event']}[/bold] {body['source_uri']}")
+    if body["event"] == "file.rejected":
+        console.print(f"{body['error_count']} errors; report: {body['report_uri']}")
+        for line in body.get("first_errors", []):
+            console.print(f"  {line}", markup=False, highlight=False)
+        return
+    counts, tokens = body.get("counts", {}), body.get("tokens", {})
+    cost = body.get("estimated_cost_usd")
+    _print_table(
+        console,
+        ["jobs", "requests", "succeeded", "failed", "blocked", "missing", "tokens", "est. cost"],
+        [
+            [
+                ", ".join(body.get("job_ids", [])),
+                counts.get("total"),
+                counts.get("succeeded"),
+                counts.get("failed"),
+                counts.get("blocked"),
+                counts.get("missing"),
+                tokens.get("total"),
+                "unpriced" if cost is None else f"${cost:.6f}",
+            ]
+        ],
+    )
+    if body.get("table"):
+        console.print(f"rows in {body['table']}")
+
+
+def _cmd_jobs(args: argparse.Namespace) -> int:
+    _use_target()
+    from batchline.runtime import wiring
+
+    ledger = wiring.ledger()
+    records = ledger.list_sources(limit=args.limit)
+    if args.format == "json":
+        for record in records:
+            print(json.dumps(_source_json(record, ledger), default=str))
+        return EXIT_VALID
+    rows = []
+    for record in records:
+        totals = record.totals
+        counts = (
+            [
+                totals.total,
+                totals.succeeded,
+                totals.failed,
+                totals.blocked,
+                totals.missing,
+                totals.total_tokens,
+            ]
+            if totals
+            else [""] * 6
+        )
+        rows.append(
+            [
+                record.source.uri,
+                record.state,
+                record.part_count or "",
+                *counts,
+                record.error or record.report_uri or "",
+            ]
+        )
+    _print_table(
+        _console(),
+        [
+            "source",
+            "state",
+            "jobs",
+            "requests",
+            "ok",
+            "failed",
+            "blocked",
+            "missing",
+            "tokens",
+            "error / report",
+        ],
+        rows,
+    )
+    return EXIT_VALID
+
+
+def _source_json(record: Any, ledger: Any) -> dict[str, Any]:
+    return {
+        "source_uri": record.source.uri,
+        "state": str(record.state),
+        "parts": record.part_count,
+        "jobs": [
+            {
+                "job_name": job.job_name,
+                "part": job.part,
+                "state": str(job.state),
+                "vertex_state": job.vertex_state,
+                "error": job.error,
+            }
+            for job in ledger.list_jobs_for_source(record.source)
+        ],
+        "totals": record.totals.as_dict() if record.totals else None,
+        "report_uri": record.report_uri,
+        "error_count": record.error_count,
+        "error": record.error,
+        "created_time": record.created_time,
+        "loaded_time": record.loaded_time,
+    }
+
+
+def _cmd_query(args: argparse.Namespace) -> int:
+    _use_target()
+    from batchline.runtime.clients import bigquery_client
+
+    result = bigquery_client().query(args.sql).result()
+    columns = [field.name for field in result.schema]
+    if args.format == "json":
+        for row in result:
+            print(json.dumps({column: row[column] for column in columns}, default=str))
+        return EXIT_VALID
+    rows = [[_cell(row[column]) for column in columns] for row in result]
+    _print_table(_console(), columns, rows)
+    return EXIT_VALID
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        text = json.dumps(value, ensure_ascii=False)
+        return text if len(text) <= 80 else text[:77] + "..."
+    return value
+
+
+def _cmd_rows(args: argparse.Namespace) -> int:
+    from batchline.domain.input_lines import read_input_lines
+    from batchline.domain.matching import RequestIndex
+    from batchline.domain.rows import PredictionShaper, row_to_json
+
+    index = None
+    if args.input:
+        with open(args.input, "rb") as stream:
+            index = RequestIndex.from_input_lines(read_input_lines(stream))
+    shaper = PredictionShaper(
+        job_id=args.job_id,
+        source_uri=Path(args.input).resolve().as_uri() if args.input else "",
+        request_index=index,
+    )
+    for row in shaper.shape_lines(_lines(args.predictions)):
+        sys.stdout.write(row_to_json(row) + "\n")
+    totals = shaper.finish()
+    print(
+        f"{totals.rows} rows: {totals.succeeded} succeeded, {totals.failed} failed, "
+        f"{totals.blocked} blocked, {totals.unmatched} not matched to an input line",
+        file=sys.stderr,
+    )
+    return EXIT_VALID
+
+
+def _lines(paths: Sequence[str]) -> Iterator[bytes]:
+    for path in paths:
+        with open(path, "rb") as stream:
+            yield from stream
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="batchline",
+        description="Gemini batch prediction on Google Cloud: from a JSONL drop to BigQuery rows.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    validate = commands.add_parser(
+        "validate",
+        help="check requests files before submitting them",
+        description="Check JSONL requests files line by line, as the submit function does.",
+    )
+    validate.add_argument("files", nargs="+", metavar="FILE", help="JSONL file, or - for stdin")
+    validate.add_argument("--format", choices=("text", "json"), default="text")
+    validate.add_argument(
+        "--max-errors", type=int, default=100, metavar="N", help="errors listed per file"
+    )
+    validate.set_defaults(handler=_cmd_validate)
+
+    local = commands.add_parser("local", help="start, stop or show the local cloud")
+    local.add_argument("action", choices=("up", "down", "status"))
+    local.add_argument(
+        "--state-seconds", type=float, default=1.0, help="how long each job state lasts"
+    )
+    local.add_argument("--tick-seconds", type=float, default=2.0, help="poll tick interval")
+    local.set_defaults(handler=_cmd_local)
+
+    submit = commands.add_parser("submit", help="validate a file and drop it in the input bucket")
+    submit.add_argument("file", metavar="FILE")
+    submit.add_argument("--name", help="object name in the input bucket (default: file name)")
+    submit.add_argument("--model", help="model for this file (object metadata `model`)")
+    submit.add_argument("--wait", action="store_true", help="wait for the notification")
+    submit.add_argument(
+        "--subscription", help="subscription on the completion topic (local cloud: its own)"
+    )
+    submit.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS")
+    submit.set_defaults(handler=_cmd_submit)
+
+    jobs = commands.add_parser("jobs", help="the ledger: uploads and their jobs")
+    jobs.add_argument("--limit", type=int, default=20)
+    jobs.add_argument("--format", choices=("table", "json"), default="table")
+    jobs.set_defaults(handler=_cmd_jobs)
+
+    query = commands.add_parser("query", help="run GoogleSQL against the warehouse")
+    query.add_argument("sql", metavar="SQL")
+    query.add_argument("--format", choices=("table", "json"), default="table")
+    query.set_defaults(handler=_cmd_query)
+
+    rows = commands.add_parser(
+        "rows", help="shape prediction output files into result rows (one JSON row per line)"
+    )
+    rows.add_argument("predictions", nargs="+", metavar="PREDICTIONS.jsonl")
+    rows.add_argument("--input", metavar="REQUESTS.jsonl", help="fill input_line and key")
+    rows.add_argument("--job-id", default="local", help="job_id column value")
+    rows.set_defaults(handler=_cmd_rows)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

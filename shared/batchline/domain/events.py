@@ -1,0 +1,126 @@
+"""Event payloads parsed into types at the edge (no cloud client here).
+
+The platform sends CloudEvents: `google.cloud.storage.object.v1.finalized` with the object
+resource in camelCase (int64 values as strings), and
+`google.cloud.pubsub.topic.v1.messagePublished` with a base64 message.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from batchline.domain.errors import PermanentError
+
+STORAGE_FINALIZED = "google.cloud.storage.object.v1.finalized"
+PUBSUB_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
+
+
+@dataclass(frozen=True)
+class StorageObject:
+    """The object a finalized event announces (one generation of it)."""
+
+    bucket: str
+    name: str
+    generation: int
+    size: int
+    content_type: str = ""
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    time_created: datetime | None = None
+
+    @property
+    def uri(self) -> str:
+        """gs://bucket/object#generation: names this exact upload."""
+        return f"gs://{self.bucket}/{self.name}#{self.generation}"
+
+
+@dataclass(frozen=True)
+class PubSubMessage:
+    data: bytes
+    attributes: Mapping[str, str]
+    message_id: str
+    publish_time: datetime | None
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise PermanentError(f"message {self.message_id}: body is not JSON: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Event:
+    """What every handler needs from a CloudEvent's attributes."""
+
+    id: str
+    type: str
+    source: str
+    time: datetime | None
+
+
+def parse_time(text: Any) -> datetime | None:
+    """An RFC 3339 timestamp as an aware UTC datetime (None when absent)."""
+    if not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise PermanentError(f"not an RFC 3339 timestamp: {text!r}") from exc
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def event_of(cloud_event: Any) -> Event:
+    """The attributes of a cloudevents CloudEvent (anything indexable by attribute name)."""
+    return Event(
+        id=str(cloud_event["id"]),
+        type=str(cloud_event["type"]),
+        source=str(cloud_event["source"]),
+        time=parse_time(cloud_event.get("time") if hasattr(cloud_event, "get") else None),
+    )
+
+
+def storage_object(data: Any) -> StorageObject:
+    """The object resource of a storage event."""
+    if not isinstance(data, Mapping):
+        raise PermanentError(f"storage event data is not an object: {type(data).__name__}")
+    try:
+        return StorageObject(
+            bucket=str(data["bucket"]),
+            name=str(data["name"]),
+            generation=int(data["generation"]),
+            size=int(data.get("size") or 0),
+            content_type=str(data.get("contentType") or ""),
+            metadata={str(k): str(v) for k, v in (data.get("metadata") or {}).items()},
+            time_created=parse_time(data.get("timeCreated")),
+        )
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise PermanentError(f"storage event data lacks a valid {exc}") from exc
+
+
+def pubsub_message(data: Any) -> PubSubMessage:
+    """The message of a Pub/Sub messagePublished event."""
+    message = data.get("message") if isinstance(data, Mapping) else None
+    if not isinstance(message, Mapping):
+        raise PermanentError("Pub/Sub event data has no message")
+    try:
+        body = base64.b64decode(message.get("data") or "", validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise PermanentError(f"Pub/Sub message data is not base64: {exc}") from exc
+    return PubSubMessage(
+        data=body,
+        attributes={str(k): str(v) for k, v in (message.get("attributes") or {}).items()},
+        message_id=str(message.get("messageId") or message.get("message_id") or ""),
+        publish_time=parse_time(message.get("publishTime") or message.get("publish_time")),
+    )
+
+
+def age(event_time: datetime | None, now: datetime | None = None) -> float:
+    """Seconds since the event happened (0 when the event carries no time)."""
+    if event_time is None:
+        return 0.0
+    return ((now or datetime.now(UTC)) - event_time).total_seconds()

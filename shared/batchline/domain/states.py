@@ -1,0 +1,222 @@
+"""The job ledger's rules, without Firestore: which state may follow which, and what a repeated
+or late event means. `batchline.adapters.ledger` applies them inside Firestore transactions.
+
+A source is one generation of one uploaded object. It moves:
+
+    received -> rejected                      (the file failed validation; terminal)
+    received -> submitted -> running -> finished -> loaded
+    any non-terminal state -> failed          (the pipeline gave up; terminal)
+
+Once submitted, a source's state is derived from its jobs (its parts): the least advanced
+part sets it, and it never moves backwards. A job (one Vertex AI batch prediction job, one
+part of a source) moves:
+
+    submitted -> running -> finished -> loaded
+    submitted -> finished                     (the job ended between two polls)
+    any non-terminal state -> failed
+
+`finished` means Vertex AI reached a terminal state (SUCCEEDED, FAILED, CANCELLED, EXPIRED,
+PARTIALLY_SUCCEEDED; the Vertex state is kept beside it): even a failed Vertex job has rows to
+load. `failed` means Batchline gave up on the job (say, its output could not be read).
+
+An event that asks for the state a record already has is a duplicate; one that asks for an
+earlier state, or any change of a terminal record, is stale. Both are ignored without error,
+which is what makes at-least-once delivery safe. Skipping a step that carries work (loading a
+job that never finished) is a programming error: InvalidTransition.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = [
+    "JOB_IN_FLIGHT",
+    "JOB_TERMINAL",
+    "SOURCE_TERMINAL",
+    "InvalidTransition",
+    "JobState",
+    "Outcome",
+    "SourceRef",
+    "SourceState",
+    "decide_job",
+    "decide_source",
+    "derive_source_state",
+    "job_document_id",
+]
+
+
+class SourceState(StrEnum):
+    RECEIVED = "received"
+    REJECTED = "rejected"
+    SUBMITTED = "submitted"
+    RUNNING = "running"
+    FINISHED = "finished"
+    LOADED = "loaded"
+    FAILED = "failed"
+
+
+class JobState(StrEnum):
+    SUBMITTED = "submitted"
+    RUNNING = "running"
+    FINISHED = "finished"
+    LOADED = "loaded"
+    FAILED = "failed"
+
+
+class Outcome(StrEnum):
+    """What a requested transition amounts to."""
+
+    APPLY = "apply"  # a real change: write it
+    DUPLICATE = "duplicate"  # already in that state: a repeated event
+    STALE = "stale"  # the record is further along, or terminal: a late event
+
+
+SOURCE_TERMINAL = frozenset({SourceState.REJECTED, SourceState.LOADED, SourceState.FAILED})
+JOB_TERMINAL = frozenset({JobState.LOADED, JobState.FAILED})
+JOB_IN_FLIGHT = frozenset({JobState.SUBMITTED, JobState.RUNNING})
+
+# Position along the main path; a request to go to a lower rank is stale.
+_SOURCE_RANK = {
+    SourceState.RECEIVED: 0,
+    SourceState.SUBMITTED: 1,
+    SourceState.RUNNING: 2,
+    SourceState.FINISHED: 3,
+    SourceState.LOADED: 4,
+}
+_JOB_RANK = {JobState.SUBMITTED: 0, JobState.RUNNING: 1, JobState.FINISHED: 2, JobState.LOADED: 3}
+
+# Forward moves along the main path; any other forward jump skips work.
+_SOURCE_FORWARD = {
+    SourceState.RECEIVED: frozenset({SourceState.SUBMITTED, SourceState.REJECTED}),
+    # Derived from the jobs, which may all have moved on between two writes.
+    SourceState.SUBMITTED: frozenset(
+        {SourceState.RUNNING, SourceState.FINISHED, SourceState.LOADED}
+    ),
+    SourceState.RUNNING: frozenset({SourceState.FINISHED, SourceState.LOADED}),
+    SourceState.FINISHED: frozenset({SourceState.LOADED}),
+}
+_JOB_FORWARD = {
+    JobState.SUBMITTED: frozenset({JobState.RUNNING, JobState.FINISHED}),
+    JobState.RUNNING: frozenset({JobState.FINISHED}),
+    JobState.FINISHED: frozenset({JobState.LOADED}),
+}
+
+
+class InvalidTransition(ValueError):
+    """A transition that skips a step with work in it: a bug in the caller, not an event."""
+
+
+def decide_source(current: SourceState, requested: SourceState) -> Outcome:
+    """What moving a source from `current` to `requested` means."""
+    if requested == current:
+        return Outcome.DUPLICATE
+    if current in SOURCE_TERMINAL:
+        return Outcome.STALE
+    if requested == SourceState.FAILED:
+        return Outcome.APPLY
+    if requested == SourceState.REJECTED:
+        # Only a file still being checked can be rejected; later it has jobs.
+        if current == SourceState.RECEIVED:
+            return Outcome.APPLY
+        raise InvalidTransition(f"a {current} source cannot be rejected")
+    if _SOURCE_RANK[requested] < _SOURCE_RANK[current]:
+        return Outcome.STALE
+    if requested in _SOURCE_FORWARD[current]:
+        return Outcome.APPLY
+    raise InvalidTransition(f"a source cannot go from {current} to {requested}")
+
+
+def decide_job(current: JobState, requested: JobState) -> Outcome:
+    """What moving a job from `current` to `requested` means."""
+    if requested == current:
+        return Outcome.DUPLICATE
+    if current in JOB_TERMINAL:
+        return Outcome.STALE
+    if requested == JobState.FAILED:
+        return Outcome.APPLY
+    if _JOB_RANK[requested] < _JOB_RANK[current]:
+        return Outcome.STALE
+    if requested in _JOB_FORWARD[current]:
+        return Outcome.APPLY
+    raise InvalidTransition(f"a job cannot go from {current} to {requested}")
+
+
+def derive_source_state(
+    current: SourceState, part_count: int | None, job_states: Iterable[JobState]
+) -> SourceState:
+    """The state a source should have given its jobs; never earlier than `current`.
+
+    Until the submitter has recorded how many parts there are (`part_count` None), the source
+    stays where it is: parts still being submitted must not let it look finished. A failed
+    job fails the source once every other job is done with (loaded or failed), so the
+    loaded parts still count and nothing waits on a job that will never load.
+    """
+    if current in SOURCE_TERMINAL or current == SourceState.RECEIVED or part_count is None:
+        return current
+    states = list(job_states)
+    if len(states) < part_count:
+        return current
+    if any(state == JobState.FAILED for state in states):
+        if all(state in JOB_TERMINAL for state in states):
+            return SourceState.FAILED
+        derived = SourceState.RUNNING
+    elif all(state == JobState.LOADED for state in states):
+        derived = SourceState.LOADED
+    elif all(state in (JobState.FINISHED, JobState.LOADED) for state in states):
+        derived = SourceState.FINISHED
+    elif all(state == JobState.SUBMITTED for state in states):
+        derived = SourceState.SUBMITTED
+    else:
+        derived = SourceState.RUNNING
+    return derived if _SOURCE_RANK[derived] > _SOURCE_RANK[current] else current
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """One generation of one object in the input bucket: the unit the ledger tracks."""
+
+    bucket: str
+    name: str
+    generation: int
+
+    def __post_init__(self) -> None:
+        if not self.bucket or "/" in self.bucket:
+            raise ValueError(f"not a bucket name: {self.bucket!r}")
+        if not self.name:
+            raise ValueError("an object name is required")
+        if self.generation <= 0:
+            raise ValueError(f"an object generation is a positive number, not {self.generation}")
+
+    @property
+    def uri(self) -> str:
+        """gs://bucket/object#generation, the form the predictions table stores."""
+        return f"gs://{self.bucket}/{self.name}#{self.generation}"
+
+    @property
+    def object_uri(self) -> str:
+        """gs://bucket/object, without the generation (what Vertex AI and BigQuery take)."""
+        return f"gs://{self.bucket}/{self.name}"
+
+    @property
+    def document_id(self) -> str:
+        """A Firestore-safe id: object names may hold '/' and other characters ids may not."""
+        return hashlib.sha256(self.uri.encode("utf-8")).hexdigest()
+
+    @classmethod
+    def parse(cls, uri: str) -> SourceRef:
+        """Read gs://bucket/object#generation back."""
+        if not uri.startswith("gs://"):
+            raise ValueError(f"not a gs:// URI: {uri!r}")
+        path, sep, generation = uri[5:].rpartition("#")
+        bucket, slash, name = path.partition("/")
+        if not sep or not slash or not generation.isdigit():
+            raise ValueError(f"expected gs://bucket/object#generation, got {uri!r}")
+        return cls(bucket=bucket, name=name, generation=int(generation))
+
+
+def job_document_id(job_name: str) -> str:
+    """A Firestore-safe id for a job resource name (which holds '/')."""
+    return hashlib.sha256(job_name.encode("utf-8")).hexdigest()

@@ -1,0 +1,71 @@
+"""Counts and token sums over a job's rows, and over a file's jobs (no cloud client)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from batchline.domain.rows import PredictionRow
+
+__all__ = ["JobTotals"]
+
+
+@dataclass(slots=True)
+class JobTotals:
+    """Counts and token sums over a job's rows.
+
+    total = succeeded + failed + blocked + missing. `missing` counts expected input lines with
+    no output line; `duplicates` output lines dropped because their input line already had a
+    row; `unmatched` rows whose input line could not be found (they are kept, and their input
+    line, if expected, also counts as missing); `unreadable` output lines that were not a JSON
+    object (skipped).
+    """
+
+    succeeded: int = 0
+    failed: int = 0
+    blocked: int = 0
+    missing: int = 0
+    duplicates: int = 0
+    unmatched: int = 0
+    unreadable: int = 0
+    prompt_tokens: int = 0
+    output_tokens: int = 0
+    thoughts_tokens: int = 0
+    total_tokens: int = 0
+
+    @property
+    def rows(self) -> int:
+        return self.succeeded + self.failed + self.blocked
+
+    @property
+    def total(self) -> int:
+        return self.rows + self.missing
+
+    def add(self, row: PredictionRow) -> None:
+        status = row["status"]
+        if status == "SUCCEEDED":  # rows.Status, a StrEnum
+            self.succeeded += 1
+        elif status == "BLOCKED":
+            self.blocked += 1
+        else:
+            self.failed += 1
+        self.prompt_tokens += row["prompt_tokens"] or 0
+        self.output_tokens += row["output_tokens"] or 0
+        self.thoughts_tokens += row["thoughts_tokens"] or 0
+        self.total_tokens += row["total_tokens"] or 0
+
+    def merged(self, other: JobTotals) -> JobTotals:
+        """The sum of two totals (a source's parts)."""
+        return JobTotals(
+            **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
+        )
+
+    def as_dict(self) -> dict[str, int]:
+        """Every count, `total` included (the form the ledger stores)."""
+        return {**asdict(self), "total": self.total}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> JobTotals:
+        return cls(**{f.name: int(data.get(f.name) or 0) for f in fields(cls)})

@@ -1,0 +1,167 @@
+"""The rules Vertex AI enforces on a request beyond its schema.
+
+Each rule is attached to a message type or to one field of a message type, and runs after
+the schema check of that value. Rules read values under either spelling (camel or snake).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from batchline.domain.staging import TAG_LABEL
+from batchline.domain.validation import request_schema_data as data
+from batchline.domain.validation.schema import Errors, Path, Rule, Schema, describe, number
+
+V1 = "google.cloud.aiplatform.v1."
+ROLES = ("user", "model")
+# The pipeline tags each staged request with this label to join its output row back to the
+# input line: a user's own label of that name would be overwritten, so it is refused, and
+# the tag takes one of the service's 64 label slots.
+LINE_LABEL = TAG_LABEL
+MAX_LABELS = 64 - 1
+MAX_LABEL_LENGTH = 63
+# The kinds of data a Part may carry: the fields of its "data" oneof in the schema.
+PART_DATA_FIELDS = tuple(field[1] for field in data.MESSAGES[V1 + "Part"] if field[5] == "data")
+FILE_URI_SCHEMES = ("gs://", "http://", "https://")
+
+
+def _present(obj: dict[str, Any], *names: str) -> Any:
+    for name in names:
+        value = obj.get(name)
+        if value is not None:
+            return value
+    return None
+
+
+def _request_rule(obj: dict[str, Any], path: Path, errors: Errors) -> None:
+    if obj.get("contents") is None:
+        errors.append(((path, "contents"), "missing: a request needs a list of contents"))
+    if obj.get("model") is not None:
+        errors.append(
+            (
+                (path, "model"),
+                "a request may not name a model: the model is chosen per job "
+                "(Batchline's setting, or the file's `model` metadata)",
+            )
+        )
+
+
+def _contents_rule(value: Any, path: Path, errors: Errors) -> None:
+    if type(value) is not list:
+        return  # the schema check reported it
+    for index, content in enumerate(value):
+        if type(content) is not dict:
+            continue
+        role = content.get("role")
+        if role is not None and role not in ROLES:
+            errors.append(
+                (((path, index), "role"), f'expected "user" or "model", got {describe(role)}')
+            )
+
+
+def _text_rule(value: Any, path: Path, errors: Errors) -> None:
+    if value == "":
+        errors.append((path, "empty text: the service refuses a part with empty text"))
+
+
+def _file_data_rule(obj: dict[str, Any], path: Path, errors: Errors) -> None:
+    if not _present(obj, "mimeType", "mime_type"):
+        errors.append(((path, "mimeType"), "missing: fileData needs a mimeType"))
+    uri = _present(obj, "fileUri", "file_uri")
+    if not uri:
+        errors.append(((path, "fileUri"), "missing: fileData needs a fileUri"))
+    elif type(uri) is str and not uri.startswith(FILE_URI_SCHEMES):
+        errors.append(
+            ((path, "fileUri"), f"expected a gs://, http:// or https:// URI, got {describe(uri)}")
+        )
+    elif type(uri) is str and uri.startswith("gs://") and "/" not in uri[5:].strip("/"):
+        errors.append(((path, "fileUri"), "expected gs://BUCKET/OBJECT, the object is missing"))
+
+
+def _blob_rule(obj: dict[str, Any], path: Path, errors: Errors) -> None:
+    if not _present(obj, "mimeType", "mime_type"):
+        errors.append(((path, "mimeType"), "missing: inlineData needs a mimeType"))
+    if _present(obj, "data") is None:
+        errors.append(((path, "data"), "missing: inlineData needs base64 data"))
+
+
+def _positive(value: Any, path: Path, errors: Errors) -> None:
+    parsed = value if type(value) is int else number(value)
+    if parsed is not None and parsed <= 0:
+        errors.append((path, f"must be a positive number, got {value!r}"))
+
+
+def _temperature(value: Any, path: Path, errors: Errors) -> None:
+    parsed = value if type(value) is float else number(value)
+    if parsed is not None and not 0 <= parsed <= 2:
+        errors.append((path, f"must be between 0 and 2, got {value!r}"))
+
+
+def _top_p(value: Any, path: Path, errors: Errors) -> None:
+    parsed = value if type(value) is float else number(value)
+    if parsed is not None and not 0 < parsed <= 1:
+        errors.append((path, f"must be greater than 0 and at most 1, got {value!r}"))
+
+
+def _label_text_ok(text: str, *, key: bool) -> bool:
+    if len(text) > MAX_LABEL_LENGTH or (key and not text):
+        return False
+    if key and not text[0].islower():
+        return False
+    return all(c.islower() or c.isdigit() or c in "_-" for c in text)
+
+
+def _labels_rule(value: Any, path: Path, errors: Errors) -> None:
+    if type(value) is not dict:
+        return
+    if len(value) > MAX_LABELS:
+        errors.append((path, f"at most {MAX_LABELS} labels, got {len(value)}"))
+    for key, label in value.items():
+        if key == LINE_LABEL:
+            errors.append(((path, key), "this label is reserved by Batchline"))
+        elif not _label_text_ok(key, key=True):
+            errors.append(
+                (
+                    (path, key),
+                    "a label key is 1-63 lowercase letters, digits, _ or -, starting with a letter",
+                )
+            )
+        if type(label) is str and not _label_text_ok(label, key=False):
+            errors.append(
+                ((path, key), "a label value is at most 63 lowercase letters, digits, _ or -")
+            )
+
+
+MESSAGE_RULES: dict[str, Rule] = {
+    V1 + "GenerateContentRequest": _request_rule,
+    V1 + "FileData": _file_data_rule,
+    V1 + "Blob": _blob_rule,
+}
+FIELD_RULES: dict[tuple[str, str], Rule] = {
+    (V1 + "GenerateContentRequest", "contents"): _contents_rule,
+    (V1 + "GenerateContentRequest", "labels"): _labels_rule,
+    (V1 + "Part", "text"): _text_rule,
+    (V1 + "GenerationConfig", "max_output_tokens"): _positive,
+    (V1 + "GenerationConfig", "candidate_count"): _positive,
+    (V1 + "GenerationConfig", "top_k"): _positive,
+    (V1 + "GenerationConfig", "temperature"): _temperature,
+    (V1 + "GenerationConfig", "top_p"): _top_p,
+}
+# The documentation's own sample gives `parts` as one object; the service accepts it.
+SINGLETON_LISTS = {(V1 + "Content", "parts")}
+
+
+# Lists the service refuses empty (a single `parts` object is checked as the element).
+NON_EMPTY_LISTS = {
+    (V1 + "GenerateContentRequest", "contents"): "must hold at least one content",
+    (V1 + "Content", "parts"): "must hold at least one part",
+}
+# A Part carries exactly one kind of data: at most one is the schema's oneof, at least one
+# is the service's rule.
+REQUIRED_ONEOFS = {
+    V1 + "Part": {"data": "a part must carry one kind of data: " + ", ".join(PART_DATA_FIELDS)}
+}
+
+
+def build_schema() -> Schema:
+    return Schema(MESSAGE_RULES, FIELD_RULES, SINGLETON_LISTS, REQUIRED_ONEOFS, NON_EMPTY_LISTS)

@@ -1,0 +1,345 @@
+"""Validate a requests file as a stream of lines: memory stays flat whatever its size."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from typing import IO, Any
+
+from batchline.domain.limits import SERVICE_LIMITS, JobLimits
+from batchline.domain.validation.rules import build_schema
+from batchline.domain.validation.schema import Errors, Schema, describe, render_path
+
+# A line longer than this is reported and skipped, so one huge line cannot exhaust memory.
+MAX_LINE_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_ERRORS = 100
+TOP_LEVEL_MEMBERS = ("request", "key")
+
+# Called with (1-based line number, the decoded line) for every line that passed.
+OnRequest = Callable[[int, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem: where (line, JSON path inside the line) and what was expected."""
+
+    line: int | None
+    path: str
+    message: str
+
+    def render(self, name: str) -> str:
+        where = f"{name}:{self.line}" if self.line is not None else name
+        inside = f"{self.path}: " if self.path else ""
+        return f"{where}: error: {inside}{self.message}"
+
+
+@dataclass
+class FileReport:
+    """What validating one file found."""
+
+    name: str
+    lines: int = 0
+    requests: int = 0
+    bytes: int = 0
+    error_count: int = 0
+    invalid_lines: int = 0
+    errors: list[Issue] = field(default_factory=list)
+    max_errors: int = DEFAULT_MAX_ERRORS
+    limits: JobLimits = SERVICE_LIMITS
+    _last_line: int | None = field(default=None, repr=False)
+
+    @property
+    def valid(self) -> bool:
+        return self.error_count == 0
+
+    @property
+    def over_job_limits(self) -> bool:
+        return self.requests > self.limits.max_requests or self.bytes > self.limits.max_bytes
+
+    @property
+    def jobs_needed(self) -> int:
+        return self.limits.jobs_needed(self.requests, self.bytes)
+
+    def add(self, line: int | None, path: str, message: str) -> None:
+        if line is not None and line != self._last_line:
+            self.invalid_lines += 1
+        self._last_line = line
+        self.error_count += 1
+        if len(self.errors) < self.max_errors:
+            self.errors.append(Issue(line, path, message))
+
+    def summary(self) -> str:
+        if self.valid:
+            text = (
+                f"{self.name}: valid: {_plural(self.requests, 'request')} "
+                f"in {_plural(self.lines, 'line')}"
+            )
+        else:
+            shown = len(self.errors)
+            more = f" (first {shown} shown)" if shown < self.error_count else ""
+            text = (
+                f"{self.name}: invalid: {_plural(self.error_count, 'error')}{more} on "
+                f"{_plural(self.invalid_lines, 'line')}; "
+                f"{_plural(self.requests, 'valid request')}"
+            )
+        if self.over_job_limits:
+            text += (
+                f"; over one job's limits ({self.limits.describe()}): "
+                f"it will be split into {self.jobs_needed} jobs"
+            )
+        return text
+
+    def text(self) -> str:
+        """The report as a person reads it: one line per error, then the summary."""
+        lines = [issue.render(self.name) for issue in self.errors]
+        if self.error_count > len(self.errors):
+            hidden = self.error_count - len(self.errors)
+            lines.append(f"{self.name}: ... and {hidden} more errors not shown")
+        lines.append(self.summary())
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "file": self.name,
+            "valid": self.valid,
+            "lines": self.lines,
+            "requests": self.requests,
+            "bytes": self.bytes,
+            "over_job_limits": self.over_job_limits,
+            "jobs_needed": self.jobs_needed,
+            "error_count": self.error_count,
+            "invalid_lines": self.invalid_lines,
+            "errors": [
+                {"line": issue.line, "path": issue.path, "message": issue.message}
+                for issue in self.errors
+            ],
+            "errors_truncated": self.error_count > len(self.errors),
+        }
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+@cache
+def request_schema() -> Schema:
+    """Compiled once per process, on first use (not at import: keeps cold starts cheap)."""
+    return build_schema()
+
+
+def validate_stream(
+    stream: IO[bytes],
+    name: str,
+    *,
+    max_errors: int = DEFAULT_MAX_ERRORS,
+    on_request: OnRequest | None = None,
+    limits: JobLimits = SERVICE_LIMITS,
+) -> FileReport:
+    """Validate a JSONL requests file read from a binary stream, line by line.
+
+    `on_request` sees each valid line as it passes (the submit function stages it); a caller
+    must still check `report.valid` at the end before using what it saw.
+    """
+    report = FileReport(name=name, max_errors=max_errors, limits=limits)
+    validator = _LineValidator(report, request_schema(), on_request)
+    check, readline, limit = validator.check, stream.readline, MAX_LINE_BYTES
+    number = size = 0
+    while raw := readline(limit + 1):
+        number += 1
+        size += len(raw)
+        if len(raw) > limit and not raw.endswith(b"\n"):
+            size += _skip_rest_of_line(stream)
+            report.add(number, "", f"line is longer than {limit} bytes")
+            continue
+        if check(number, raw) is _STOP:
+            drained, lines = _drain(stream)
+            size, number = size + drained, number + lines
+            break
+    report.lines, report.bytes = number, size
+    validator.finish()
+    if report.bytes == 0:
+        report.add(None, "", "the file is empty: expected one JSON request per line")
+    elif report.requests == 0 and report.error_count == 0:
+        report.add(None, "", "the file holds no request, only blank lines")
+    return report
+
+
+_STOP = object()
+
+
+class _NotJsonConstant(ValueError):
+    """Python's json reads NaN and Infinity, which JSON (and Google's parser) does not have."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotJsonConstant(name)
+
+
+_decoder = json.JSONDecoder(parse_constant=_refuse_constant)
+# The C scanner behind json.loads (typeshed does not declare the attribute).
+_scan: Callable[[str, int], tuple[Any, int]] = getattr(_decoder, "scan_once")  # noqa: B009
+
+
+class _LineValidator:
+    __slots__ = ("cut_short", "first_seen", "keys", "on_request", "report", "schema")
+
+    def __init__(self, report: FileReport, schema: Schema, on_request: OnRequest | None) -> None:
+        self.report = report
+        self.schema = schema
+        self.on_request = on_request
+        self.keys: dict[str, int] = {}
+        self.first_seen = False
+        # (index in report.errors, JSON message) of the last line that ended inside a value.
+        self.cut_short: tuple[int, str] | None = None
+
+    def finish(self) -> None:
+        """If the last non-blank line was cut short, say the file is truncated."""
+        if self.cut_short is None:
+            return
+        index, reason = self.cut_short
+        issue = self.report.errors[index]
+        self.report.errors[index] = Issue(
+            issue.line,
+            "",
+            f"the last line is truncated: the file ends inside a JSON value ({reason})",
+        )
+
+    def check(self, number: int, raw: bytes) -> object:
+        report = self.report
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            report.add(number, "", f"not valid UTF-8 (byte {exc.start + 1} of the line)")
+            return None
+        if text.isspace():
+            return None
+        first = not self.first_seen
+        self.first_seen = True
+        self.cut_short = None
+        try:
+            # The C scanner straight on the common clean line; json.loads' whitespace passes
+            # and error wording only when it is not one.
+            try:
+                record, end = _scan(text, 0)
+            except StopIteration:
+                record, end = _decoder.decode(text), len(text)
+            if end != len(text) and not text[end:].isspace():
+                record = _decoder.decode(text)
+        except json.JSONDecodeError as exc:
+            return self._bad_json(number, text.strip(), exc, first)
+        except RecursionError:
+            report.add(number, "", "the JSON is nested too deeply")
+            return None
+        except _NotJsonConstant as exc:
+            report.add(number, "", f'not valid JSON: {exc} is not a JSON value (write "{exc}")')
+            return None
+        if type(record) is not dict:
+            if first and type(record) is list:
+                report.add(number, "", _ARRAY_MESSAGE)
+                return _STOP
+            report.add(
+                number, "", f'expected a JSON object {{"request": ...}}, got {describe(record)}'
+            )
+            return None
+        errors: Errors = []
+        request = record.get("request")
+        if request is None:
+            report.add(number, "request", 'missing: each line needs a "request" object')
+        else:
+            try:
+                self.schema.root.check(request, "request", errors, 0)
+            except RecursionError:
+                errors.append(("request", "the JSON is nested too deeply"))
+        if len(record) == 2 and "key" in record:
+            key = record["key"]
+            # A fresh key, the common case, inline; anything else gets its message.
+            if type(key) is not str or not key or self.keys.setdefault(key, number) != number:
+                self._key(number, key, errors)
+        elif len(record) > 1 or request is None:
+            self._top_level(number, record, errors)
+        if errors:
+            for path, message in errors:
+                report.add(number, render_path(path), message)
+            return None
+        if request is not None:
+            report.requests += 1
+            if self.on_request is not None:
+                self.on_request(number, record)
+        return None
+
+    def _top_level(self, number: int, record: dict[str, Any], errors: Errors) -> None:
+        for member, value in record.items():
+            if member == "key":
+                self._key(number, value, errors)
+            elif member != "request":
+                hint = " (the model is chosen per job, not per line)" if member == "model" else ""
+                errors.append(
+                    (member, f'unknown member: a line holds "request" and an optional "key"{hint}')
+                )
+
+    def _key(self, number: int, value: Any, errors: Errors) -> None:
+        if type(value) is not str or not value:
+            errors.append(("key", f"expected a non-empty string, got {describe(value)}"))
+            return
+        first = self.keys.setdefault(value, number)  # repeating it is harmless
+        if first != number:
+            errors.append(("key", f"duplicate key {json.dumps(value)}: first used on line {first}"))
+
+    def _bad_json(self, number: int, text: str, exc: json.JSONDecodeError, first: bool) -> object:
+        if first and text.startswith("["):
+            self.report.add(number, "", _ARRAY_MESSAGE)
+            return _STOP
+        reason = _JSON_REASONS.get(exc.msg, exc.msg)
+        if first and text == "{":
+            self.report.add(number, "", _PRETTY_MESSAGE)
+            return _STOP
+        # Positions count from the unstripped line: an error past its last character, or a
+        # string never closed, means the line stops inside a value.
+        if exc.pos >= len(exc.doc.rstrip()) or exc.msg.startswith("Unterminated string"):
+            message = f"the line is cut short: it ends inside a JSON value ({reason})"
+            if len(self.report.errors) < self.report.max_errors:
+                self.cut_short = (len(self.report.errors), reason)
+        else:
+            message = f"not valid JSON: {reason} at column {exc.colno}"
+        self.report.add(number, "", message)
+        return None
+
+
+_ARRAY_MESSAGE = (
+    'the file is a JSON array, not JSON Lines: put one {"request": ...} object on each line'
+)
+
+
+# The standard library's wording, said in the user's terms.
+_JSON_REASONS = {
+    "Unterminated string starting at": "a string is never closed",
+    "Invalid control character at": "a raw control character or line break inside a string",
+    "Expecting value": "a value is missing",
+}
+
+_PRETTY_MESSAGE = (
+    "the first line is only '{': the file looks like pretty-printed JSON, not JSON Lines: "
+    "put each request on one line"
+)
+
+
+def _skip_rest_of_line(stream: IO[bytes]) -> int:
+    skipped = 0
+    while True:
+        chunk = stream.readline(1024 * 1024)
+        skipped += len(chunk)
+        if not chunk or chunk.endswith(b"\n"):
+            return skipped
+
+
+def _drain(stream: IO[bytes]) -> tuple[int, int]:
+    """Read past the rest of a file not worth checking: its bytes and its lines."""
+    total = lines = 0
+    last = b"\n"
+    while chunk := stream.read(1024 * 1024):
+        total += len(chunk)
+        lines += chunk.count(b"\n")
+        last = chunk[-1:]
+    return total, lines + (last != b"\n")

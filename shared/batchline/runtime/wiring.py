@@ -1,0 +1,118 @@
+"""The composition root: each step wired to its adapters and clients, built on first use and
+reused for the life of the process (a function instance serves many events).
+
+Everything is imported inside the factories: a function's cold start pays only for the
+adapters and client libraries of the step it runs.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from batchline.adapters.ledger import JobLedger
+    from batchline.adapters.pubsub import Publisher
+    from batchline.adapters.storage import Storage
+    from batchline.adapters.vertex import VertexJobs
+    from batchline.steps.announce import Announcer
+    from batchline.steps.complete import Completer
+    from batchline.steps.poll import Poller
+    from batchline.steps.submit import Submitter
+
+
+def ledger() -> JobLedger:
+    """The ledger on the process's Firestore client and BATCHLINE_LEDGER_COLLECTION."""
+    from batchline.adapters.ledger import JobLedger
+    from batchline.runtime.clients import firestore_client
+    from batchline.runtime.settings import get_settings
+
+    settings = get_settings()
+    return JobLedger(
+        firestore_client(),
+        settings.ledger_collection,
+        claim_lease=settings.submit_lease,
+        load_lease=settings.load_lease,
+        notify_lease=settings.notify_lease,
+    )
+
+
+def storage() -> Storage:
+    from batchline.adapters.storage import Storage
+    from batchline.runtime.clients import storage_client
+
+    return Storage(storage_client())
+
+
+def vertex_jobs() -> VertexJobs:
+    from batchline.adapters.vertex import VertexJobs
+    from batchline.runtime.clients import job_service_client
+    from batchline.runtime.settings import get_settings
+
+    return VertexJobs(job_service_client(), get_settings().vertex_parent)
+
+
+def publisher(topic_path: str) -> Publisher:
+    from batchline.adapters.pubsub import Publisher
+    from batchline.runtime.clients import publisher_client
+
+    return Publisher(publisher_client(), topic_path)
+
+
+@cache
+def submitter() -> Submitter:
+    from batchline.runtime.settings import get_settings
+    from batchline.steps.submit import Submitter
+
+    shared_ledger = ledger()
+    return Submitter(
+        get_settings(), shared_ledger, storage(), vertex_jobs(), _announcer(shared_ledger)
+    )
+
+
+@cache
+def poller() -> Poller:
+    from batchline.runtime.settings import get_settings
+    from batchline.steps.poll import Poller
+
+    settings = get_settings()
+    return Poller(settings, ledger(), vertex_jobs(), publisher(settings.finished_topic_path))
+
+
+@cache
+def completer() -> Completer:
+    from batchline.adapters.bigquery import Warehouse
+    from batchline.runtime.clients import bigquery_client
+    from batchline.runtime.settings import get_settings
+    from batchline.steps.complete import Completer
+
+    settings = get_settings()
+    shared_ledger = ledger()
+    warehouse = Warehouse(
+        bigquery_client(), settings.project, settings.dataset, settings.bigquery_location
+    )
+    return Completer(
+        settings, shared_ledger, storage(), vertex_jobs(), warehouse, _announcer(shared_ledger)
+    )
+
+
+def _announcer(shared_ledger: JobLedger) -> Announcer:
+    from batchline.runtime.settings import get_settings
+    from batchline.schemas import JOBS_TABLE, PREDICTIONS_TABLE
+    from batchline.steps.announce import Announcer
+
+    settings = get_settings()
+    dataset = f"{settings.project}.{settings.dataset}"
+    return Announcer(
+        settings,
+        shared_ledger,
+        publisher(settings.completed_topic_path),
+        f"{dataset}.{PREDICTIONS_TABLE}",
+        f"{dataset}.{JOBS_TABLE}",
+    )
+
+
+def reset() -> None:
+    """Forget the wired steps (tests change settings and emulators between cases)."""
+    for built in (submitter, poller, completer):
+        built.cache_clear()

@@ -1,0 +1,135 @@
+"""A file's one public notification, sent when its outcome is final.
+
+Every step that may have just finished a file asks `announce_if_done`: the submit step
+(rejected, failed at submission, or all parts loaded before it recorded them all) and the
+complete step (the last part loaded, or given up). The ledger's notification claim makes
+concurrent callers send it once; a publish that fails leaves the claim to lapse, and the
+event's retry sends it then.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from batchline.adapters.ledger import JobLedger, JobRecord, SourceRecord
+from batchline.adapters.pubsub import Publisher
+from batchline.domain.notifications import JOB_FAILED, JOB_SUCCEEDED, Notification, rejected
+from batchline.domain.pricing import ModelPrice, estimate_job_cost
+from batchline.domain.states import SourceRef, SourceState
+from batchline.domain.totals import JobTotals
+
+log = logging.getLogger(__name__)
+
+SUCCEEDED_STATES = frozenset({"JOB_STATE_SUCCEEDED"})
+
+
+class AnnounceSettings(Protocol):
+    """What the announcer reads of the settings."""
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def prices(self) -> Mapping[str, ModelPrice]: ...
+
+
+@dataclass
+class Announcer:
+    settings: AnnounceSettings
+    ledger: JobLedger
+    notifications: Publisher
+    predictions_table: str
+    jobs_table: str
+
+    def announce_if_done(self, source: SourceRef) -> bool:
+        """Send the source's notification if its outcome is final and it was not sent;
+        True when this call sent it."""
+        record = self.ledger.get_source(source)
+        if record is None or record.notified_time is not None:
+            return False
+        if record.state not in (SourceState.REJECTED, SourceState.LOADED, SourceState.FAILED):
+            return False
+        if not self.ledger.claim_source_notification(source):
+            return False
+        notification = self._notification(record)
+        try:
+            self.notifications.notify(notification)
+        except Exception:
+            self.ledger.release_source_notification(source)  # the retry sends it
+            raise
+        self.ledger.mark_source_notified(source)
+        # `event` is what the log-based alert on failed jobs counts (terraform/monitoring.tf).
+        level = logging.ERROR if notification.event == JOB_FAILED else logging.INFO
+        log.log(level, "notified %s", notification.event, extra={"event": notification.event})
+        return True
+
+    def _notification(self, record: SourceRecord) -> Notification:
+        source = record.source
+        if record.state == SourceState.REJECTED:
+            return rejected(
+                source.bucket,
+                source.name,
+                source.generation,
+                report_uri=record.report_uri or "",
+                error_count=record.error_count or 0,
+                requests=0,
+                first_errors=record.first_errors,
+            )
+        jobs = self.ledger.list_jobs_for_source(source)
+        return Notification(
+            self._event(record, jobs),
+            source.bucket,
+            source.name,
+            source.generation,
+            self._body(record, jobs),
+        )
+
+    def _event(self, record: SourceRecord, jobs: Sequence[JobRecord]) -> str:
+        succeeded = record.state == SourceState.LOADED and all(
+            job.vertex_state in SUCCEEDED_STATES for job in jobs
+        )
+        return JOB_SUCCEEDED if succeeded and jobs else JOB_FAILED
+
+    def _body(self, record: SourceRecord, jobs: Sequence[JobRecord]) -> dict[str, object]:
+        totals = JobTotals()
+        for job in jobs:
+            totals = totals.merged(job.totals or JobTotals())
+        # Every part of a source runs on the model chosen for the file.
+        model = next((job.model for job in jobs if job.model), self.settings.model)
+        cost = estimate_job_cost(model, totals, self.settings.prices)
+        return {
+            "error": record.error,
+            "job_ids": [job.job_id for job in jobs],
+            "jobs": [
+                {
+                    "job_id": job.job_id,
+                    "part": job.part,
+                    "state": job.vertex_state,
+                    "loaded": job.state == "loaded",
+                    "error": job.error,
+                }
+                for job in jobs
+            ],
+            "model": model,
+            "counts": {
+                "total": totals.total,
+                "succeeded": totals.succeeded,
+                "failed": totals.failed,
+                "blocked": totals.blocked,
+                "missing": totals.missing,
+            },
+            "tokens": {
+                "prompt": totals.prompt_tokens,
+                "output": totals.output_tokens,
+                "thoughts": totals.thoughts_tokens,
+                "total": totals.total_tokens,
+            },
+            "estimated_cost_usd": cost.usd,
+            "table": self.predictions_table,
+            "jobs_table": self.jobs_table,
+            "received_time": record.created_time,
+            "loaded_time": record.loaded_time,
+        }

@@ -1,0 +1,186 @@
+"""The complete step: a finished job's output becomes BigQuery rows, then the notification.
+
+Exactly once per job, however often the job-finished message arrives: the rows go in
+through a BigQuery load job whose id derives from the Vertex AI job (BigQuery refuses a
+second one), the jobs-table row likewise, and the ledger marks the job loaded last. A crash
+anywhere before that mark is repaired by the redelivered message. When the last part of a
+source is in, or a job had to be given up (its output unreadable, its load refused), the
+file's notification goes out once (batchline.announce).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from batchline.adapters.bigquery import Warehouse, load_job_id
+from batchline.adapters.ledger import JobLedger, JobRecord
+from batchline.adapters.storage import Storage, split_uri
+from batchline.adapters.vertex import VertexJobs
+from batchline.domain.batch_jobs import BatchJob
+from batchline.domain.errors import PermanentError, TransientError
+from batchline.domain.events import PubSubMessage
+from batchline.domain.log_context import log_context
+from batchline.domain.notifications import JOB_FAILED
+from batchline.domain.pricing import ModelPrice, estimate_job_cost
+from batchline.domain.rows import PredictionShaper, row_to_json
+from batchline.domain.staging import read_index, rows_name, staged_index_name
+from batchline.domain.states import JobState
+from batchline.domain.totals import JobTotals
+from batchline.steps.announce import Announcer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CompleteResult:
+    outcome: str  # loaded | failed | duplicate
+    job_name: str
+    rows: int = 0
+    notified: bool = False
+
+
+class CompleteSettings(Protocol):
+    """What the complete step reads of the settings."""
+
+    @property
+    def work_bucket(self) -> str: ...
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def prices(self) -> Mapping[str, ModelPrice]: ...
+
+
+@dataclass
+class Completer:
+    settings: CompleteSettings
+    ledger: JobLedger
+    storage: Storage
+    vertex: VertexJobs
+    warehouse: Warehouse
+    announcer: Announcer
+
+    def handle(self, message: PubSubMessage) -> CompleteResult:
+        body = message.json()
+        job_name = body.get("job_name") if isinstance(body, dict) else None
+        if not isinstance(job_name, str) or not job_name:
+            raise PermanentError(f"message {message.message_id} names no job_name")
+        with log_context(job=job_name, message_id=message.message_id):
+            job = self.ledger.get_job(job_name)
+            if job is None:
+                raise PermanentError(f"{job_name} is not in the ledger")
+            with log_context(source=job.source.uri, part=job.part):
+                return self._complete(job)
+
+    def _complete(self, job: JobRecord) -> CompleteResult:
+        if job.state in (JobState.LOADED, JobState.FAILED):
+            log.info("duplicate job-finished message: the job is already %s", job.state)
+            return self._result("duplicate", job)
+        if not self.ledger.claim_job_load(job.job_name):
+            current = self.ledger.get_job(job.job_name)
+            if current is not None and current.state in (JobState.LOADED, JobState.FAILED):
+                return self._result("duplicate", job)
+            raise TransientError(f"{job.job_name} is {job.state} or being loaded elsewhere")
+        try:
+            snapshot = self.vertex.get(job.job_name)
+            totals, rows = self._load_rows(job, snapshot)
+            self.warehouse.load_job_rows(
+                [self._job_row(job, snapshot, totals)], load_job_id("job", snapshot.id)
+            )
+        except TransientError:
+            self.ledger.release_job_load(job.job_name)  # the retry may start at once
+            raise
+        except PermanentError as exc:
+            # Retrying cannot help: record the job as failed so that the file is reported.
+            log.error("cannot load the job's rows: %s", exc, extra={"event": JOB_FAILED})
+            self.ledger.transition_job(job.job_name, JobState.FAILED, error=str(exc))
+            return self._result("failed", job)
+        self.ledger.mark_job_loaded(job.job_name, totals, rows_loaded=rows)
+        log.info(
+            "loaded %d rows: %d succeeded, %d failed, %d blocked, %d missing",
+            rows,
+            totals.succeeded,
+            totals.failed,
+            totals.blocked,
+            totals.missing,
+        )
+        return self._result("loaded", job, rows)
+
+    def _result(self, outcome: str, job: JobRecord, rows: int = 0) -> CompleteResult:
+        """The outcome, after sending the file's notification if this made it final (or
+        an earlier delivery died before sending it)."""
+        notified = self.announcer.announce_if_done(job.source)
+        return CompleteResult(outcome, job.job_name, rows=rows, notified=notified)
+
+    def _load_rows(self, job: JobRecord, snapshot: BatchJob) -> tuple[JobTotals, int]:
+        work = self.settings.work_bucket
+        source_id = job.source.document_id
+        lines, keys = read_index(self.storage.lines(work, staged_index_name(source_id, job.part)))
+        shaper = PredictionShaper(
+            job_id=snapshot.id,
+            source_uri=job.source.uri,
+            model=job.model,
+            keys=keys,
+            expected_lines=lines,
+            fallback_time=snapshot.end_time,
+        )
+        rows_object = rows_name(source_id, job.part)
+        with self.storage.writer(work, rows_object, "application/jsonl") as sink:
+            for row in shaper.shape_lines(self._output_lines(snapshot)):
+                sink.write(row_to_json(row).encode("utf-8") + b"\n")
+        totals = shaper.finish()
+        loaded = self.warehouse.load_predictions(
+            f"gs://{work}/{rows_object}", load_job_id("rows", snapshot.id)
+        )
+        if loaded != totals.rows:
+            # The load job of an earlier delivery read an older rows file: never expected,
+            # since shaping is deterministic; say so loudly rather than hide it.
+            log.error("loaded %d rows where %d were shaped", loaded, totals.rows)
+        return totals, loaded
+
+    def _output_lines(self, snapshot: BatchJob) -> Iterator[bytes]:
+        """Every line of every *.jsonl file the job wrote (sharded names included)."""
+        if not snapshot.output_directory:
+            log.warning("the job wrote no output directory (state %s)", snapshot.state)
+            return
+        bucket, prefix = split_uri(snapshot.output_directory.rstrip("/") + "/")
+        for name in self.storage.names(bucket, prefix, ".jsonl"):
+            yield from self.storage.lines(bucket, name)
+
+    def _job_row(self, job: JobRecord, snapshot: BatchJob, totals: JobTotals) -> dict[str, Any]:
+        model = job.model or self.settings.model
+        cost = estimate_job_cost(model, totals, self.settings.prices)
+        return {
+            "job_id": snapshot.id,
+            "job_name": job.job_name,
+            "source_uri": job.source.uri,
+            "part": job.part,
+            "model": model,
+            "state": snapshot.state,
+            "error": snapshot.error or job.error or None,
+            "total_count": totals.total,
+            "succeeded_count": totals.succeeded,
+            "failed_count": totals.failed,
+            "blocked_count": totals.blocked,
+            "missing_count": totals.missing,
+            "duplicate_count": totals.duplicates,
+            "prompt_tokens": totals.prompt_tokens,
+            "output_tokens": totals.output_tokens,
+            "thoughts_tokens": totals.thoughts_tokens,
+            "total_tokens": totals.total_tokens,
+            "estimated_cost_usd": cost.usd,
+            "create_time": _iso(snapshot.create_time),
+            "start_time": _iso(snapshot.start_time),
+            "end_time": _iso(snapshot.end_time),
+            "loaded_time": _iso(datetime.now(UTC)),
+            "output_directory": snapshot.output_directory or None,
+        }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat() if moment else None

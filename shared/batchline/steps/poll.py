@@ -1,0 +1,155 @@
+"""The poll step: on each scheduler tick, check the jobs in flight.
+
+Each job that reached a terminal state moves to `finished` in the ledger, and whoever made
+that move publishes the one job-finished message (overlapping ticks race on the ledger
+transaction, not on the topic). A message whose sending was not confirmed is sent again by
+a tick once a poll budget has passed (an overlapping tick may still be sending it before
+that). A job older than the age limit is cancelled and reported, never forgotten:
+its cancellation ends it, and its rows are loaded like any other job's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from batchline.adapters.ledger import JobLedger, JobRecord
+from batchline.adapters.pubsub import Publisher
+from batchline.adapters.vertex import VertexJobs
+from batchline.domain.batch_jobs import BatchJob
+from batchline.domain.errors import BatchlineError
+from batchline.domain.log_context import log_context
+from batchline.domain.states import JobState
+
+log = logging.getLogger(__name__)
+
+AGE_LIMIT_REASON = "cancelled by Batchline: the job ran past BATCHLINE_MAX_JOB_AGE_HOURS"
+
+
+@dataclass
+class PollSummary:
+    checked: int = 0
+    started: int = 0
+    finished: int = 0
+    cancelled: int = 0
+    resent: int = 0
+    errors: int = 0
+    deferred: int = 0  # not checked this tick: the time budget ran out
+
+
+def finished_message(job: JobRecord, snapshot: BatchJob | None) -> tuple[bytes, dict[str, str]]:
+    """The internal job-finished message the complete function consumes."""
+    body = {
+        "job_name": job.job_name,
+        "source_uri": job.source.uri,
+        "part": job.part,
+        "vertex_state": snapshot.state if snapshot else job.vertex_state,
+    }
+    return json.dumps(body).encode(), {"job": job.job_id}
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class PollSettings(Protocol):
+    """What the poll step reads of the settings."""
+
+    @property
+    def poll_budget(self) -> timedelta: ...
+
+    @property
+    def max_job_age(self) -> timedelta: ...
+
+    @property
+    def max_job_age_hours(self) -> float: ...
+
+
+@dataclass
+class Poller:
+    settings: PollSettings
+    ledger: JobLedger
+    vertex: VertexJobs
+    finished_topic: Publisher
+    monotonic: Callable[[], float] = time.monotonic
+    now: Callable[[], datetime] = _utc_now
+
+    def tick(self) -> PollSummary:
+        summary = PollSummary()
+        deadline = self.monotonic() + self.settings.poll_budget.total_seconds()
+        for job in self.ledger.list_jobs_to_notify():
+            if self._announcement_overdue(job):
+                self._announce(job, None)
+                summary.resent += 1
+        in_flight = self.ledger.list_in_flight_jobs()
+        for index, job in enumerate(in_flight):
+            if self.monotonic() >= deadline:
+                summary.deferred = len(in_flight) - index
+                log.warning("poll budget spent: %d jobs left for the next tick", summary.deferred)
+                break
+            with log_context(job=job.job_name, source=job.source.uri):
+                try:
+                    self._check(job, summary)
+                except BatchlineError as exc:
+                    # One job's trouble must not stop the others; the next tick tries again.
+                    summary.errors += 1
+                    log.warning("could not check the job: %s", exc)
+        log.info("poll tick: %s", summary)
+        return summary
+
+    def _check(self, job: JobRecord, summary: PollSummary) -> None:
+        snapshot = self.vertex.get(job.job_name)
+        summary.checked += 1
+        if snapshot.terminal:
+            fields = {
+                "vertex_state": snapshot.state,
+                "output_directory": snapshot.output_directory,
+                "error": self._age_reason(job, snapshot) or snapshot.error or None,
+                "end_time": snapshot.end_time,
+                "start_time": snapshot.start_time,
+            }
+            if self.ledger.transition_job(job.job_name, JobState.FINISHED, **fields):
+                summary.finished += 1
+                log.info("job ended %s", snapshot.state)
+                self._announce(job, snapshot)
+            return
+        if snapshot.running and job.state == JobState.SUBMITTED:
+            started = self.ledger.transition_job(
+                job.job_name,
+                JobState.RUNNING,
+                vertex_state=snapshot.state,
+                start_time=snapshot.start_time,
+            )
+            summary.started += int(started)
+        if self._too_old(job) and snapshot.state != "JOB_STATE_CANCELLING":
+            log.error("job older than %s hours: cancelling it", self.settings.max_job_age_hours)
+            if self.vertex.cancel(job.job_name):
+                summary.cancelled += 1
+
+    def _announce(self, job: JobRecord, snapshot: BatchJob | None) -> None:
+        data, attributes = finished_message(job, snapshot)
+        self.finished_topic.publish(data, attributes)
+        self.ledger.mark_finished_notified(job.job_name)
+
+    def _announcement_overdue(self, job: JobRecord) -> bool:
+        """A finished job whose message was not confirmed within a poll budget: the tick
+        that finished it died before confirming. A younger one may still be in the hands of
+        an overlapping tick, and resending it would announce the job twice."""
+        finished = job.extra.get("finished_time")
+        return not isinstance(finished, datetime) or (
+            self.now() - finished > self.settings.poll_budget
+        )
+
+    def _too_old(self, job: JobRecord) -> bool:
+        created = job.created_time
+        return created is not None and self.now() - created > self.settings.max_job_age
+
+    def _age_reason(self, job: JobRecord, snapshot: BatchJob) -> str:
+        if snapshot.state == "JOB_STATE_CANCELLED" and self._too_old(job):
+            return AGE_LIMIT_REASON
+        return ""

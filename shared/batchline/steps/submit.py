@@ -1,0 +1,233 @@
+"""The submit step: an uploaded requests file becomes Vertex AI batch prediction jobs.
+
+Exactly once per object generation, however often the event arrives:
+1. the generation is claimed in the ledger (a duplicate event stops here);
+2. the file is validated as a stream; a bad file gets a report beside it (text and JSON),
+   the ledger says rejected, a `file.rejected` notification goes out, and no job is made;
+3. a good file is staged in the work bucket (normalised, tagged, split within one job's
+   limits) and each part is submitted, unless a job with that part's labels already
+   exists: a retry after a crash between creating and recording finds it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import IO, Protocol
+
+from batchline.adapters.ledger import JobLedger
+from batchline.adapters.storage import Storage, abort
+from batchline.adapters.vertex import VertexJobs
+from batchline.domain.batch_jobs import BatchJob
+from batchline.domain.errors import PermanentError, TransientError
+from batchline.domain.events import Event, StorageObject
+from batchline.domain.limits import JobLimits
+from batchline.domain.log_context import log_context
+from batchline.domain.notifications import JOB_FAILED
+from batchline.domain.staging import (
+    Stager,
+    output_prefix_name,
+    staged_index_name,
+    staged_requests_name,
+)
+from batchline.domain.states import SourceRef, SourceState
+from batchline.domain.validation import FileReport, validate_stream
+from batchline.steps.announce import Announcer
+
+log = logging.getLogger(__name__)
+
+REQUESTS_SUFFIX = ".jsonl"
+MODEL_METADATA_KEY = "model"
+_MODEL_ID = re.compile(r"[a-z0-9][a-z0-9.@_-]{0,127}")
+JSONL = "application/jsonl"
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    outcome: str  # ignored | duplicate | rejected | submitted | failed
+    source_uri: str = ""
+    jobs: list[str] = field(default_factory=list)
+    report_uri: str = ""
+    detail: str = ""
+
+
+def source_labels(source: SourceRef, part: int) -> dict[str, str]:
+    """Labels that identify a part's job: how a retry finds a job it already made."""
+    return {
+        # Underscores, not hyphens: the keys appear in list filters (labels.KEY="...").
+        "batchline_source": source.document_id[:40],
+        "batchline_part": str(part),
+    }
+
+
+class SubmitSettings(Protocol):
+    """What the submit step reads of the settings (batchline.runtime.settings.Settings has it all)."""
+
+    @property
+    def input_bucket(self) -> str: ...
+
+    @property
+    def work_bucket(self) -> str: ...
+
+    @property
+    def reports_prefix(self) -> str: ...
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def job_limits(self) -> JobLimits: ...
+
+
+@dataclass
+class Submitter:
+    settings: SubmitSettings
+    ledger: JobLedger
+    storage: Storage
+    vertex: VertexJobs
+    announcer: Announcer
+
+    def skip_reason(self, obj: StorageObject) -> str:
+        """Why an object is not a requests file to submit ("" when it is one)."""
+        if obj.bucket != self.settings.input_bucket:
+            return f"not the input bucket {self.settings.input_bucket}"
+        if obj.name.startswith(self.settings.reports_prefix):
+            return "a validation report Batchline wrote"
+        if not obj.name.lower().endswith(REQUESTS_SUFFIX):
+            return f"not a {REQUESTS_SUFFIX} file"
+        return ""
+
+    def handle(self, obj: StorageObject, event: Event) -> SubmitResult:
+        with log_context(bucket=obj.bucket, object=obj.name, generation=obj.generation):
+            reason = self.skip_reason(obj)
+            if reason:
+                log.info("ignored upload: %s", reason)
+                return SubmitResult("ignored", obj.uri, detail=reason)
+            source = SourceRef(obj.bucket, obj.name, obj.generation)
+            claim = self.ledger.claim_source(source)
+            if not claim.claimed:
+                if claim.record.state == SourceState.RECEIVED:
+                    raise TransientError(f"{obj.uri} is being submitted by another attempt")
+                log.info("duplicate upload event: source already %s", claim.record.state)
+                # An attempt that died between the final state and the notification.
+                self.announcer.announce_if_done(source)
+                return SubmitResult("duplicate", obj.uri, detail=str(claim.record.state))
+            try:
+                return self._submit(obj, source)
+            except Exception:
+                # This attempt survived the failure: let the event's retry start at once.
+                self.ledger.release_claim(source)
+                raise
+
+    def _submit(self, obj: StorageObject, source: SourceRef) -> SubmitResult:
+        with self._read(obj) as stream:
+            report = validate_stream(
+                stream, f"gs://{obj.bucket}/{obj.name}", limits=self.settings.job_limits
+            )
+        if not report.valid:
+            return self._reject(obj, source, report)
+        model = obj.metadata.get(MODEL_METADATA_KEY) or self.settings.model
+        if not _MODEL_ID.fullmatch(model):
+            return self._fail(obj, source, f"object metadata model={model!r} is not a model id")
+        parts = self._stage(obj, source)
+        log.info("validated %d requests; staged %d parts", report.requests, len(parts))
+        try:
+            jobs = [self._submit_part(source, part, model) for part in range(1, len(parts) + 1)]
+        except PermanentError as exc:
+            return self._fail(obj, source, str(exc))
+        self.ledger.mark_submitted(source, len(parts))
+        log.info("submitted %s", ", ".join(jobs))
+        # Jobs may have ended and loaded before this attempt recorded them all.
+        self.announcer.announce_if_done(source)
+        return SubmitResult("submitted", obj.uri, jobs=jobs)
+
+    def _read(self, obj: StorageObject) -> IO[bytes]:
+        return self.storage.reader(obj.bucket, obj.name, obj.generation)
+
+    def _reject(self, obj: StorageObject, source: SourceRef, report: FileReport) -> SubmitResult:
+        import json
+
+        # Named by generation: a later upload of the same name keeps its own report.
+        base = f"{self.settings.reports_prefix}{obj.name}.{obj.generation}"
+        report_uri = self.storage.write_text(
+            obj.bucket, base + ".report.txt", report.text() + "\n", "text/plain"
+        )
+        self.storage.write_text(
+            obj.bucket,
+            base + ".report.json",
+            json.dumps({"source_uri": obj.uri, **report.to_json()}, indent=2),
+            "application/json",
+        )
+        first = [issue.render(report.name) for issue in report.errors[:5]]
+        self.ledger.mark_rejected(source, report_uri, report.error_count, first)
+        self.announcer.announce_if_done(source)
+        log.warning("rejected: %d errors; report at %s", report.error_count, report_uri)
+        return SubmitResult("rejected", obj.uri, report_uri=report_uri)
+
+    def _fail(self, obj: StorageObject, source: SourceRef, reason: str) -> SubmitResult:
+        # `event` is what the log-based alert on failed jobs counts (terraform/monitoring.tf).
+        log.error("submission failed: %s", reason, extra={"event": JOB_FAILED})
+        record = self.ledger.get_source(source)
+        for job_name in (record.parts if record else {}).values():
+            # Parts already running would be billed for a file reported as failed.
+            log.warning("cancelling %s: its file failed to submit", job_name)
+            self.vertex.cancel(job_name)
+        self.ledger.mark_source_failed(source, reason)
+        self.announcer.announce_if_done(source)
+        return SubmitResult("failed", obj.uri, detail=reason)
+
+    def _stage(self, obj: StorageObject, source: SourceRef) -> list[int]:
+        work = self.settings.work_bucket
+
+        def open_part(part: int) -> tuple[IO[bytes], IO[bytes]]:
+            return (
+                self.storage.writer(work, staged_requests_name(source.document_id, part), JSONL),
+                self.storage.writer(work, staged_index_name(source.document_id, part), JSONL),
+            )
+
+        stager = Stager(open_part, self.settings.job_limits)
+        try:
+            with self._read(obj) as stream:
+                report = validate_stream(
+                    stream, obj.name, on_request=stager.add, limits=self.settings.job_limits
+                )
+        except BaseException:
+            stager.abort(abort)
+            raise
+        staged = stager.close()
+        if not report.valid:  # the read differed from the validated one: retry the event
+            raise TransientError(f"{obj.uri} read differently while it was being staged")
+        return [part.number for part in staged]
+
+    def _submit_part(self, source: SourceRef, part: int, model: str) -> str:
+        work = self.settings.work_bucket
+        labels = source_labels(source, part)
+        with log_context(part=part):
+            existing = self.vertex.find(labels)
+            job: BatchJob
+            if existing:
+                job = existing[0]
+                log.info("found the job a previous attempt created: %s", job.name)
+            else:
+                job = self.vertex.create(
+                    display_name=f"batchline-{source.document_id[:12]}-part-{part}",
+                    model=model,
+                    input_uri=f"gs://{work}/{staged_requests_name(source.document_id, part)}",
+                    output_prefix=f"gs://{work}/{output_prefix_name(source.document_id, part)}",
+                    labels=labels,
+                )
+                log.info("created %s", job.name)
+            recorded = self.ledger.record_job(
+                source,
+                part,
+                job.name,
+                f"gs://{work}/{output_prefix_name(source.document_id, part)}",
+                model=model,
+            )
+            for extra in [job, *existing[1:]]:
+                if extra.name != recorded:
+                    # A race made a second job for this part: only the recorded one counts.
+                    log.warning("cancelling duplicate job %s (recorded: %s)", extra.name, recorded)
+                    self.vertex.cancel(extra.name)
+            return recorded
