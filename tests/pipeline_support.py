@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -175,21 +176,35 @@ class Cloud:
     def topic_path(self, topic: str) -> str:
         return f"projects/{PROJECT}/topics/{topic}"
 
-    def pull(self, topic: str, wait: float = 2.0) -> list[tuple[dict[str, Any], dict[str, str]]]:
-        """Every message waiting on the topic's pull subscription, acknowledged."""
+    def pull(
+        self, topic: str, expected: int = 0, timeout: float = 30.0
+    ) -> list[tuple[dict[str, Any], dict[str, str]]]:
+        """The messages on the topic's pull subscription, acknowledged: pulls until at least
+        `expected` have arrived (or `timeout` passes), then takes whatever else is already
+        there, so that a duplicate is seen without waiting on an empty subscription.
+
+        The functions publish before they answer (they wait for the server's ack), so what
+        a handled event published is already there when this is called."""
         from google.cloud import pubsub_v1
 
         subscriber = pubsub_v1.SubscriberClient()
         path = subscriber.subscription_path(PROJECT, pull_subscription(topic))
         messages: list[tuple[dict[str, Any], dict[str, str]]] = []
+        deadline = time.monotonic() + timeout
         while True:
+            waiting = len(messages) < expected and time.monotonic() < deadline
             try:
                 response = subscriber.pull(
-                    request={"subscription": path, "max_messages": 100}, timeout=wait
+                    request={"subscription": path, "max_messages": 100},
+                    timeout=max(0.1, min(5.0, deadline - time.monotonic())) if waiting else 0.3,
                 )
             except DeadlineExceeded:
+                if waiting:
+                    continue
                 break
             if not response.received_messages:
+                if waiting:
+                    continue
                 break
             for received in response.received_messages:
                 messages.append(
@@ -203,14 +218,14 @@ class Cloud:
             )
         return messages
 
-    def finished_messages(self) -> list[tuple[bytes, dict[str, str]]]:
+    def finished_messages(self, expected: int = 0) -> list[tuple[bytes, dict[str, str]]]:
         return [
             (json.dumps(body).encode(), attributes)
-            for body, attributes in self.pull(self.settings.finished_topic)
+            for body, attributes in self.pull(self.settings.finished_topic, expected)
         ]
 
-    def notifications(self) -> list[tuple[dict[str, Any], dict[str, str]]]:
-        return self.pull(self.settings.completed_topic)
+    def notifications(self, expected: int = 0) -> list[tuple[dict[str, Any], dict[str, str]]]:
+        return self.pull(self.settings.completed_topic, expected)
 
     def query(self, sql: str) -> list[dict[str, Any]]:
         return [dict(row) for row in clients.bigquery_client().query(sql).result()]

@@ -31,7 +31,7 @@ def ledger() -> JobLedger:
     return JobLedger(
         firestore_client(),
         settings.ledger_collection,
-        claim_lease=settings.submit_lease,
+        submit_lease=settings.submit_lease,
         load_lease=settings.load_lease,
         notify_lease=settings.notify_lease,
     )

@@ -84,7 +84,7 @@ def test_a_source_is_claimed_once_however_often_the_event_arrives(ledger: JobLed
 def test_a_stale_claim_is_taken_over_after_the_lease(ledger: JobLedger, clock: Clock) -> None:
     ref = source()
     assert ledger.claim_source(ref).claimed
-    clock.advance(ledger.claim_lease - timedelta(seconds=1))
+    clock.advance(ledger.submit_lease.duration - timedelta(seconds=1))
     assert not ledger.claim_source(ref).claimed
     clock.advance(timedelta(seconds=1))
     takeover = ledger.claim_source(ref)
@@ -215,10 +215,10 @@ def test_loading_is_claimed_once_per_lease(ledger: JobLedger, clock: Clock) -> N
     assert not ledger.claim_job_load(name)  # not finished yet
     ledger.transition_job(name, JobState.FINISHED)
     assert all_at_once(4, lambda: ledger.claim_job_load(name)).count(True) == 1
-    clock.advance(ledger.load_lease)
+    clock.advance(ledger.load_lease.duration)
     assert ledger.claim_job_load(name)  # the first loader died: take over
     ledger.mark_job_loaded(name, JobTotals(succeeded=1))
-    clock.advance(ledger.load_lease)
+    clock.advance(ledger.load_lease.duration)
     assert not ledger.claim_job_load(name)
 
 
