@@ -95,6 +95,14 @@ def _cmd_local(args: argparse.Namespace) -> int:
         console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
         return EXIT_VALID
     rows = stack.status()
+    if args.format == "json":
+        # One document for scripts: running or not, and each service's health.
+        document = {
+            "running": bool(rows),
+            "healthy": bool(rows) and all(r["healthy"] for r in rows),
+        }
+        print(json.dumps({**document, "services": rows}))
+        return EXIT_VALID if document["healthy"] else EXIT_FAILED
     if not rows:
         console.print("the local cloud is not running (batchline local up)")
         return EXIT_FAILED
@@ -376,6 +384,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--state-seconds", type=float, default=1.0, help="how long each job state lasts"
     )
     local.add_argument("--tick-seconds", type=float, default=2.0, help="poll tick interval")
+    local.add_argument(
+        "--format", choices=("table", "json"), default="table", help="how `status` prints"
+    )
     local.set_defaults(handler=_cmd_local)
 
     submit = commands.add_parser("submit", help="validate a file and drop it in the input bucket")

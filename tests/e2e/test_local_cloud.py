@@ -55,13 +55,13 @@ def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
 
 
 def test_status_shows_every_service_healthy(local_cloud: dict[str, str]) -> None:
-    status = batchline(local_cloud, "local", "status")
+    status = batchline(local_cloud, "local", "status", "--format", "json")
     assert status.returncode == 0, status.stdout
-    rows = {
-        cells[0]: cells[2]
-        for line in status.stdout.splitlines()
-        if len(cells := [cell.strip() for cell in line.strip("│┃ ").split("│")]) >= 3
-    }
+    document = json.loads(status.stdout)
+    assert document["running"] and document["healthy"]
+    rows = {row["service"]: "yes" if row["healthy"] else "NO" for row in document["services"]}
+    table = batchline(local_cloud, "local", "status")
+    assert table.returncode == 0 and "bigquery" in table.stdout
     services = (
         "storage",
         "pubsub",

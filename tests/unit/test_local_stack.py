@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -31,3 +32,15 @@ def test_submit_wait_against_google_cloud_needs_a_subscription(
     code = main(["submit", str(SAMPLES / "text_requests.jsonl"), "--wait"])
     assert code == 2
     assert "--subscription" in capsys.readouterr().out
+
+
+def test_local_status_as_json_says_when_nothing_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(stack, "STATE_FILE", tmp_path / "stack.json")
+    assert main(["local", "status", "--format", "json"]) == 1
+    assert json.loads(capsys.readouterr().out) == {
+        "running": False,
+        "healthy": False,
+        "services": [],
+    }
