@@ -93,6 +93,7 @@ locals {
     BATCHLINE_MAX_JOB_AGE_HOURS    = tostring(var.max_job_age_hours)
     BATCHLINE_MAX_EVENT_AGE_HOURS  = tostring(var.max_event_age_hours)
     BATCHLINE_POLL_BUDGET_SECONDS  = tostring(var.poll_budget_seconds)
+    BATCHLINE_MAX_UNREADABLE_HOURS = tostring(var.max_unreadable_hours)
     BATCHLINE_SUBMIT_LEASE_SECONDS = tostring(var.submit_lease_seconds)
     BATCHLINE_LOAD_LEASE_SECONDS   = tostring(var.load_lease_seconds)
     BATCHLINE_NOTIFY_LEASE_SECONDS = tostring(var.notify_lease_seconds)

@@ -183,6 +183,17 @@ variable "max_requests_per_job" {
   }
 }
 
+variable "max_unreadable_hours" {
+  type        = number
+  description = "Hours a batch job may stay unreadable (Vertex AI answering errors for it) before the poll function gives up on it, loads the rows it exported and reports it failed."
+  default     = 24
+
+  validation {
+    condition     = var.max_unreadable_hours > 0
+    error_message = "max_unreadable_hours must be a positive number."
+  }
+}
+
 variable "model" {
   type        = string
   description = "Default Gemini model id for batch jobs, without the publishers/google/models/ prefix. Check the current model list before deploying: models retire."

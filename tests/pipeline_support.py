@@ -149,15 +149,24 @@ class Cloud:
             "poll", self.topic_path(f"{self.settings.finished_topic}-tick"), b"{}", {}
         )
 
-    def deliver_finished(self, data: bytes, attributes: dict[str, str]) -> int:
-        return self._post_message("complete", self.settings.finished_topic_path, data, attributes)
+    def deliver_finished(
+        self, data: bytes, attributes: dict[str, str], *, time: datetime | None = None
+    ) -> int:
+        return self._post_message(
+            "complete", self.settings.finished_topic_path, data, attributes, time
+        )
 
     def _post_message(
-        self, function: str, topic: str, data: bytes, attributes: dict[str, str]
+        self,
+        function: str,
+        topic: str,
+        data: bytes,
+        attributes: dict[str, str],
+        time: datetime | None = None,
     ) -> int:
         event = fixture_event("pubsub_message_published.json")
         message_id = str(uuid.uuid4().int % 10**14)
-        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        now = (time or datetime.now(UTC)).isoformat().replace("+00:00", "Z")
         event["attributes"].update(
             id=message_id, source=f"//pubsub.googleapis.com/{topic}", time=now
         )

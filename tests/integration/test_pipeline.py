@@ -152,7 +152,7 @@ def test_crash_between_creating_and_recording_the_job_makes_no_second_job(
         cloud.deliver_upload(resource)
     assert len(cloud.vertex_jobs()) == 1
     # The claim of the dead attempt holds for its lease: the retry waits, then takes over.
-    assert cloud.deliver_upload(resource) == 500
+    assert cloud.deliver_upload(resource) == 503
     # A new instance, once the dead one's lease lapsed (it is minutes in production).
     cloud.reconfigure(monkeypatch, BATCHLINE_SUBMIT_LEASE_SECONDS="0.001")
     assert cloud.deliver_upload(resource) == 200
@@ -237,7 +237,7 @@ def test_an_unknown_model_is_reported_not_retried(cloud: Cloud) -> None:
 def test_a_transient_vertex_error_makes_the_event_retry(cloud: Cloud) -> None:
     cloud.vertex_server.set_faults(create_503=1)
     resource = cloud.upload("busy.jsonl", lines(text("hi")))
-    assert cloud.deliver_upload(resource) == 500, "not acknowledged: the platform retries"
+    assert cloud.deliver_upload(resource) == 503, "answered 503: the platform retries"
     assert cloud.vertex_jobs() == []
     # The attempt released its claim: the retry goes ahead at once.
     assert cloud.deliver_upload(resource) == 200
@@ -279,11 +279,32 @@ def test_a_job_past_the_age_limit_is_cancelled_and_reported(
     assert "BATCHLINE_MAX_JOB_AGE_HOURS" in body["jobs"][0]["error"]
 
 
-def test_an_event_past_the_age_limit_is_dropped(cloud: Cloud) -> None:
+def test_an_upload_whose_event_aged_out_is_reported_failed_not_dropped(cloud: Cloud) -> None:
     resource = cloud.upload("late.jsonl", lines(text("hi")))
     old = datetime.now(UTC) - timedelta(hours=25)
     assert cloud.deliver_upload(resource, time=old) == 200
-    assert cloud.vertex_jobs() == [] and cloud.ledger().list_sources() == []
+    assert cloud.vertex_jobs() == []
+    source = cloud.ledger().get_source(_ref(resource))
+    assert source.state == SourceState.FAILED and "retried for 25.0 hours" in source.error
+    ((body, attributes),) = cloud.notifications()
+    assert attributes["event"] == "job.failed" and "could not be submitted" in body["error"]
+    assert cloud.deliver_upload(resource, time=old) == 200
+    assert cloud.notifications() == [], "one notification however often the old event comes"
+
+
+def test_a_job_whose_load_was_retried_past_the_age_limit_is_reported_failed(
+    cloud: Cloud,
+) -> None:
+    resource = cloud.upload("late-load.jsonl", lines(text("a"), text("b")))
+    ((data, attributes),) = cloud.run_to_finished(resource)
+    old = datetime.now(UTC) - timedelta(hours=25)
+    assert cloud.deliver_finished(data, attributes, time=old) == 200
+    (job,) = cloud.ledger().list_jobs_for_source(_ref(resource))
+    assert job.state == JobState.FAILED and "could not be loaded" in (job.error or "")
+    assert cloud.predictions(cloud.source_uri(resource)) == []
+    ((body, attributes),) = cloud.notifications()
+    assert attributes["event"] == "job.failed"
+    assert body["jobs"][0]["loaded"] is False and "past" in body["jobs"][0]["error"]
 
 
 def _ref(resource: dict[str, Any]) -> Any:

@@ -101,18 +101,15 @@ def test_an_event_with_a_malformed_time_is_acknowledged(caplog: pytest.LogCaptur
     assert "not an RFC 3339 timestamp" in caplog.text
 
 
-@pytest.mark.parametrize(
-    ("function", "fixture"),
-    [("poll", "pubsub_message_published.json"), ("complete", "pubsub_message_published.json")],
-)
-def test_retries_past_the_age_limit_are_dropped_for_every_function(
-    function: str, fixture: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+def test_a_tick_past_the_age_limit_is_dropped(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Configured, but nothing to reach: the event is dropped before any client is used."""
+    """Configured, but nothing to reach: the tick is dropped before any client is used (the
+    submit and complete functions record the file or job as failed instead: integration)."""
     for name, value in EXAMPLE_SETTINGS.items():
         monkeypatch.setenv(name, value)
     settings.reset_settings()
-    event = fixture_event(fixture)
+    event = fixture_event("pubsub_message_published.json")
     event["attributes"]["time"] = "2026-01-01T00:00:00Z"
-    assert post_event(function, event["attributes"], event["data"]) == 200
+    assert post_event("poll", event["attributes"], event["data"]) == 200
     assert "dropped an event" in caplog.text

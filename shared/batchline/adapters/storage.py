@@ -6,6 +6,8 @@ import io
 from collections.abc import Iterator
 from typing import IO, Any
 
+from batchline.domain.errors import PermanentError
+
 # Small enough to keep a function's memory flat, large enough for few round trips.
 CHUNK_BYTES = 8 * 1024 * 1024
 READ_BUFFER = 1024 * 1024
@@ -19,17 +21,30 @@ def split_uri(uri: str) -> tuple[str, str]:
     return bucket, name
 
 
+class ObjectGone(PermanentError):
+    """The object (that generation of it) does not exist: deleted, or replaced in a bucket
+    that keeps no old versions. Reading it again cannot help."""
+
+
 class Storage:
     def __init__(self, client: Any) -> None:
         self._client = client
 
     def reader(self, bucket: str, name: str, generation: int | None = None) -> IO[bytes]:
-        """A buffered binary stream of the object (this generation of it, when given).
+        """A buffered binary stream of the object (this generation of it, when given);
+        ObjectGone when it does not exist.
 
         The library's BlobReader has no readline of its own: io's fallback reads one byte
         per call, about 3 MB/s. A BufferedReader on top reads it a buffer at a time.
         """
+        from google.api_core.exceptions import NotFound
+
         blob = self._client.bucket(bucket).blob(name, generation=generation)
+        try:
+            blob.reload()  # its metadata: a missing object is found out before any read
+        except NotFound as exc:
+            where = f"gs://{bucket}/{name}" + (f"#{generation}" if generation else "")
+            raise ObjectGone(f"{where} does not exist") from exc
         return io.BufferedReader(blob.open("rb", chunk_size=CHUNK_BYTES), buffer_size=READ_BUFFER)
 
     def writer(self, bucket: str, name: str, content_type: str) -> IO[bytes]:

@@ -18,6 +18,10 @@ from batchline.domain.errors import PermanentError, TransientError
 READ_TIMEOUT_SECONDS = 30.0
 
 
+class JobGone(PermanentError):
+    """Vertex AI does not know the job (404): it was deleted, outside Batchline."""
+
+
 def model_resource(model: str) -> str:
     """A model id or resource name as the publisher model resource the job takes."""
     if "/" in model:
@@ -125,10 +129,18 @@ class VertexJobs:
         return _snapshot(created)
 
     def get(self, name: str) -> BatchJob:
-        with _classified(f"reading {name}"):
-            job = self._client.get_batch_prediction_job(
-                name=name, retry=_retry(), timeout=READ_TIMEOUT_SECONDS
-            )
+        """The job as it stands; JobGone when the service has no such job."""
+        from google.api_core import exceptions
+
+        try:
+            with _classified(f"reading {name}"):
+                job = self._client.get_batch_prediction_job(
+                    name=name, retry=_retry(), timeout=READ_TIMEOUT_SECONDS
+                )
+        except PermanentError as exc:
+            if isinstance(exc.__cause__, exceptions.NotFound):
+                raise JobGone(f"{name} is gone: Vertex AI answered 404 NOT_FOUND") from exc
+            raise
         return _snapshot(job)
 
     def find(self, labels: Mapping[str, str]) -> list[BatchJob]:

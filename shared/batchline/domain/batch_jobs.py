@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-__all__ = ["RUNNING_STATES", "TERMINAL_STATES", "BatchJob", "job_id_from_name"]
+__all__ = ["RUNNING_STATES", "TERMINAL_STATES", "UNKNOWN_STATE", "BatchJob", "job_id_from_name"]
 
 TERMINAL_STATES = frozenset(
     {
@@ -18,6 +18,9 @@ TERMINAL_STATES = frozenset(
     }
 )
 RUNNING_STATES = frozenset({"JOB_STATE_RUNNING", "JOB_STATE_UPDATING"})
+# The state recorded for a job whose real end Batchline could not see (deleted outside
+# Batchline, or unreadable for too long): the API's own "unknown".
+UNKNOWN_STATE = "JOB_STATE_UNSPECIFIED"
 
 
 def job_id_from_name(job_name: str) -> str:

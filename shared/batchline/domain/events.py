@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,6 +20,13 @@ from batchline.domain.errors import PermanentError
 
 STORAGE_FINALIZED = "google.cloud.storage.object.v1.finalized"
 PUBSUB_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
+
+# Cloud Storage's limits (https://cloud.google.com/storage/docs/objects#naming and
+# https://cloud.google.com/storage/docs/buckets#naming): a generation is a positive int64, an
+# object name 1 to 1,024 bytes of UTF-8, a bucket name 3 to 222 characters.
+MAX_GENERATION = 2**63 - 1
+MAX_OBJECT_NAME_BYTES = 1024
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
 
 
 @dataclass(frozen=True)
@@ -85,14 +93,15 @@ def event_of(cloud_event: Any) -> Event:
 
 
 def storage_object(data: Any) -> StorageObject:
-    """The object resource of a storage event."""
+    """The object resource of a storage event; anything Cloud Storage could not have sent
+    (a generation out of range, a name it does not allow) is a PermanentError."""
     if not isinstance(data, Mapping):
         raise PermanentError(f"storage event data is not an object: {type(data).__name__}")
     try:
-        return StorageObject(
-            bucket=str(data["bucket"]),
-            name=str(data["name"]),
-            generation=int(data["generation"]),
+        obj = StorageObject(
+            bucket=_text(data["bucket"], "bucket"),
+            name=_text(data["name"], "name"),
+            generation=_int64(data["generation"], "generation"),
             size=int(data.get("size") or 0),
             content_type=str(data.get("contentType") or ""),
             metadata={str(k): str(v) for k, v in (data.get("metadata") or {}).items()},
@@ -100,6 +109,34 @@ def storage_object(data: Any) -> StorageObject:
         )
     except (KeyError, ValueError, TypeError, AttributeError) as exc:
         raise PermanentError(f"storage event data lacks a valid {exc}") from exc
+    if not _BUCKET_NAME.fullmatch(obj.bucket):
+        raise PermanentError(f"storage event names no valid bucket: {obj.bucket[:80]!r}")
+    try:
+        size = len(obj.name.encode("utf-8"))
+    except UnicodeEncodeError as exc:  # a lone surrogate: JSON allows it, Unicode does not
+        raise PermanentError(f"storage event object name is not valid Unicode: {exc}") from exc
+    if not 1 <= size <= MAX_OBJECT_NAME_BYTES:
+        raise PermanentError(
+            f"storage event object name is {size} bytes: Cloud Storage names are 1 to "
+            f"{MAX_OBJECT_NAME_BYTES} bytes of UTF-8 (it starts {obj.name[:60]!r})"
+        )
+    return obj
+
+
+def _text(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name!r}: expected a string, got {type(value).__name__}")
+    return value
+
+
+def _int64(value: Any, name: str) -> int:
+    """A positive int64 given as a decimal string or an integer (JSON carries int64 as text)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise TypeError(f"{name!r}: expected an int64, got {type(value).__name__}")
+    number = int(value)
+    if not 1 <= number <= MAX_GENERATION:
+        raise ValueError(f"{name!r}: {value} is not a positive int64")
+    return number
 
 
 def pubsub_message(data: Any) -> PubSubMessage:

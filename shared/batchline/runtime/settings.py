@@ -51,6 +51,8 @@ OPTIONAL_ENV_VARS: Mapping[str, str | None] = MappingProxyType(
         "BATCHLINE_MAX_JOB_AGE_HOURS": "72",
         "BATCHLINE_MAX_EVENT_AGE_HOURS": "24",
         "BATCHLINE_POLL_BUDGET_SECONDS": "240",
+        # A job Vertex AI cannot be asked about for this long is given up on (and reported).
+        "BATCHLINE_MAX_UNREADABLE_HOURS": "24",
         # How long an attempt's claim holds before another may take over from it (it died).
         "BATCHLINE_SUBMIT_LEASE_SECONDS": "600",
         "BATCHLINE_LOAD_LEASE_SECONDS": "900",
@@ -93,6 +95,7 @@ class Settings:
     max_job_age_hours: float = 72.0
     max_event_age_hours: float = 24.0
     poll_budget_seconds: float = 240.0
+    max_unreadable_hours: float = 24.0
     submit_lease_seconds: float = 600.0
     load_lease_seconds: float = 900.0
     notify_lease_seconds: float = 120.0
@@ -110,6 +113,10 @@ class Settings:
     @property
     def poll_budget(self) -> timedelta:
         return timedelta(seconds=self.poll_budget_seconds)
+
+    @property
+    def max_unreadable(self) -> timedelta:
+        return timedelta(hours=self.max_unreadable_hours)
 
     @property
     def submit_lease(self) -> timedelta:
@@ -161,6 +168,7 @@ class Settings:
         max_job_age_hours = reader.positive_number("BATCHLINE_MAX_JOB_AGE_HOURS")
         max_event_age_hours = reader.positive_number("BATCHLINE_MAX_EVENT_AGE_HOURS")
         poll_budget_seconds = reader.positive_number("BATCHLINE_POLL_BUDGET_SECONDS")
+        max_unreadable_hours = reader.positive_number("BATCHLINE_MAX_UNREADABLE_HOURS")
         submit_lease_seconds = reader.positive_number("BATCHLINE_SUBMIT_LEASE_SECONDS")
         load_lease_seconds = reader.positive_number("BATCHLINE_LOAD_LEASE_SECONDS")
         notify_lease_seconds = reader.positive_number("BATCHLINE_NOTIFY_LEASE_SECONDS")
@@ -191,6 +199,7 @@ class Settings:
             max_job_age_hours=max_job_age_hours,
             max_event_age_hours=max_event_age_hours,
             poll_budget_seconds=poll_budget_seconds,
+            max_unreadable_hours=max_unreadable_hours,
             submit_lease_seconds=submit_lease_seconds,
             load_lease_seconds=load_lease_seconds,
             notify_lease_seconds=notify_lease_seconds,

@@ -76,7 +76,14 @@ def poller() -> Poller:
     from batchline.steps.poll import Poller
 
     settings = get_settings()
-    return Poller(settings, ledger(), vertex_jobs(), publisher(settings.finished_topic_path))
+    shared_ledger = ledger()
+    return Poller(
+        settings,
+        shared_ledger,
+        vertex_jobs(),
+        publisher(settings.finished_topic_path),
+        _announcer(shared_ledger),
+    )
 
 
 @cache

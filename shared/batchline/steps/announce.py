@@ -2,28 +2,38 @@
 
 Every step that may have just finished a file asks `announce_if_done`: the submit step
 (rejected, failed at submission, or all parts loaded before it recorded them all) and the
-complete step (the last part loaded, or given up). The ledger's notification claim makes
-concurrent callers send it once; a publish that fails leaves the claim to lapse, and the
-event's retry sends it then.
+complete step (the last part loaded, or given up), also on a repeated event. The ledger's
+notification claim makes concurrent callers send it once. A caller that finds another's
+claim live raises NotificationInProgress (a transient error: its event comes back, and by
+then the notification went out or the claim lapsed); a publish that fails releases the
+claim. A sender that died mid-publish leaves its claim to lapse: the next event of that file,
+or the poll's sweep (`send_overdue`), sends it then.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from batchline.adapters.ledger import JobLedger, JobRecord, SourceRecord
+from batchline.adapters.ledger import JobLedger, JobRecord, NotifyClaim, SourceRecord
 from batchline.adapters.pubsub import Publisher
+from batchline.domain.errors import TransientError
+from batchline.domain.log_events import FILE_NOTIFIED
 from batchline.domain.notifications import JOB_FAILED, JOB_SUCCEEDED, Notification, rejected
 from batchline.domain.pricing import ModelPrice, estimate_job_cost
-from batchline.domain.states import SourceRef, SourceState
+from batchline.domain.states import SOURCE_TERMINAL, SourceRef, SourceState
 from batchline.domain.totals import JobTotals
 
 log = logging.getLogger(__name__)
 
 SUCCEEDED_STATES = frozenset({"JOB_STATE_SUCCEEDED"})
+
+
+class NotificationInProgress(TransientError):
+    """Another attempt holds the file's notification claim: try again once it lapsed."""
 
 
 class AnnounceSettings(Protocol):
@@ -35,6 +45,13 @@ class AnnounceSettings(Protocol):
     @property
     def prices(self) -> Mapping[str, ModelPrice]: ...
 
+    @property
+    def notify_lease(self) -> timedelta: ...
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
 
 @dataclass
 class Announcer:
@@ -43,17 +60,22 @@ class Announcer:
     notifications: Publisher
     predictions_table: str
     jobs_table: str
+    now: Callable[[], datetime] = field(default=_utc_now)
 
     def announce_if_done(self, source: SourceRef) -> bool:
         """Send the source's notification if its outcome is final and it was not sent;
-        True when this call sent it."""
+        True when this call sent it. NotificationInProgress when another caller's claim on
+        it is live."""
         record = self.ledger.get_source(source)
         if record is None or record.notified_time is not None:
             return False
-        if record.state not in (SourceState.REJECTED, SourceState.LOADED, SourceState.FAILED):
+        if record.state not in SOURCE_TERMINAL:
             return False
-        if not self.ledger.claim_source_notification(source):
+        claim = self.ledger.claim_source_notification(source)
+        if claim == NotifyClaim.SENT:
             return False
+        if claim == NotifyClaim.HELD:
+            raise NotificationInProgress(f"the notification of {source.uri} is being sent")
         notification = self._notification(record)
         try:
             self.notifications.notify(notification)
@@ -61,10 +83,34 @@ class Announcer:
             self.ledger.release_source_notification(source)  # the retry sends it
             raise
         self.ledger.mark_source_notified(source)
-        # `event` is what the log-based alert on failed jobs counts (terraform/monitoring.tf).
         level = logging.ERROR if notification.event == JOB_FAILED else logging.INFO
-        log.log(level, "notified %s", notification.event, extra={"event": notification.event})
+        log.log(
+            level,
+            "notified %s",
+            notification.event,
+            extra={
+                "event": FILE_NOTIFIED,
+                "notification": notification.event,
+                "source_uri": source.uri,
+            },
+        )
         return True
+
+    def send_overdue(self) -> int:
+        """Send the notifications of final sources that were not confirmed sent one lease
+        after the source became final (its sender died); how many this call sent."""
+        sent = 0
+        for record in self.ledger.list_sources_awaiting_notification():
+            final = record.updated_time
+            if final is not None and self.now() - final < self.settings.notify_lease:
+                continue  # still in the hands of the step that finished it
+            try:
+                if self.announce_if_done(record.source):
+                    log.warning("sent the overdue notification of %s", record.source.uri)
+                    sent += 1
+            except NotificationInProgress:
+                continue
+        return sent
 
     def _notification(self, record: SourceRecord) -> Notification:
         source = record.source

@@ -19,13 +19,13 @@ from typing import Any, Protocol
 from batchline.adapters.bigquery import Warehouse, load_job_id
 from batchline.adapters.ledger import JobLedger, JobRecord
 from batchline.adapters.storage import Storage, split_uri
-from batchline.adapters.vertex import VertexJobs
-from batchline.domain.batch_jobs import BatchJob
+from batchline.adapters.vertex import JobGone, VertexJobs
+from batchline.domain.batch_jobs import UNKNOWN_STATE, BatchJob
 from batchline.domain.errors import PermanentError, TransientError
 from batchline.domain.events import PubSubMessage
 from batchline.domain.log_context import log_context
-from batchline.domain.notifications import JOB_FAILED
-from batchline.domain.pricing import ModelPrice, estimate_job_cost
+from batchline.domain.log_events import ROWS_LOADED
+from batchline.domain.pricing import CostEstimate, ModelPrice, estimate_job_cost
 from batchline.domain.rows import PredictionShaper, row_to_json
 from batchline.domain.staging import read_index, rows_name, staged_index_name
 from batchline.domain.states import JobState
@@ -66,16 +66,27 @@ class Completer:
     announcer: Announcer
 
     def handle(self, message: PubSubMessage) -> CompleteResult:
-        body = message.json()
-        job_name = body.get("job_name") if isinstance(body, dict) else None
-        if not isinstance(job_name, str) or not job_name:
-            raise PermanentError(f"message {message.message_id} names no job_name")
+        job_name = _job_name(message)
         with log_context(job=job_name, message_id=message.message_id):
             job = self.ledger.get_job(job_name)
             if job is None:
                 raise PermanentError(f"{job_name} is not in the ledger")
-            with log_context(source=job.source.uri, part=job.part):
+            with log_context(source_uri=job.source_uri, part=job.part):
                 return self._complete(job)
+
+    def give_up(self, message: PubSubMessage, reason: str) -> CompleteResult:
+        """The job-finished message was retried past its age limit: record the job as
+        failed (its file is notified) instead of trying its load again."""
+        job_name = _job_name(message)
+        with log_context(job=job_name, message_id=message.message_id):
+            job = self.ledger.get_job(job_name)
+            if job is None:
+                raise PermanentError(f"{job_name} is not in the ledger")
+            with log_context(source_uri=job.source_uri, part=job.part):
+                log.error("giving up on loading the job's rows: %s", reason)
+                error = f"its rows could not be loaded: {reason}"
+                moved = self.ledger.transition_job(job.job_name, JobState.FAILED, error=error)
+                return self._result("failed" if moved else "duplicate", job)
 
     def _complete(self, job: JobRecord) -> CompleteResult:
         if job.state in (JobState.LOADED, JobState.FAILED):
@@ -87,7 +98,7 @@ class Completer:
                 return self._result("duplicate", job)
             raise TransientError(f"{job.job_name} is {job.state} or being loaded elsewhere")
         try:
-            snapshot = self.vertex.get(job.job_name)
+            snapshot = self._snapshot(job)
             totals, rows = self._load_rows(job, snapshot)
             self.warehouse.load_job_rows(
                 [self._job_row(job, snapshot, totals)], load_job_id("job", snapshot.id)
@@ -97,7 +108,7 @@ class Completer:
             raise
         except PermanentError as exc:
             # Retrying cannot help: record the job as failed so that the file is reported.
-            log.error("cannot load the job's rows: %s", exc, extra={"event": JOB_FAILED})
+            log.error("cannot load the job's rows: %s", exc)
             self.ledger.transition_job(job.job_name, JobState.FAILED, error=str(exc))
             return self._result("failed", job)
         self.ledger.mark_job_loaded(job.job_name, totals, rows_loaded=rows)
@@ -108,8 +119,35 @@ class Completer:
             totals.failed,
             totals.blocked,
             totals.missing,
+            extra={
+                "event": ROWS_LOADED,
+                "source_uri": job.source_uri,
+                "job": job.job_name,
+                "model": job.model or self.settings.model,
+                "rows_succeeded": totals.succeeded,
+                "rows_failed": totals.failed,
+                "rows_blocked": totals.blocked,
+                "rows_missing": totals.missing,
+                "estimated_cost_usd": self._cost(job, totals).usd,
+            },
         )
         return self._result("loaded", job, rows)
+
+    def _snapshot(self, job: JobRecord) -> BatchJob:
+        """The job as Vertex AI has it; for a job it no longer knows (deleted outside
+        Batchline), what the ledger recorded of it, so that its exported rows still load."""
+        try:
+            return self.vertex.get(job.job_name)
+        except JobGone as exc:
+            log.warning("loading what the ledger knows of a job Vertex AI lost: %s", exc)
+            directory = job.extra.get("output_directory")
+            return BatchJob(
+                name=job.job_name,
+                state=job.vertex_state or UNKNOWN_STATE,
+                model=job.model or "",
+                output_directory=directory if isinstance(directory, str) else "",
+                error=job.error or str(exc),
+            )
 
     def _result(self, outcome: str, job: JobRecord, rows: int = 0) -> CompleteResult:
         """The outcome, after sending the file's notification if this made it final (or
@@ -131,7 +169,7 @@ class Completer:
         )
         rows_object = rows_name(source_id, job.part)
         with self.storage.writer(work, rows_object, "application/jsonl") as sink:
-            for row in shaper.shape_lines(self._output_lines(snapshot)):
+            for row in shaper.shape_lines(self._output_lines(job, snapshot)):
                 sink.write(row_to_json(row).encode("utf-8") + b"\n")
         totals = shaper.finish()
         loaded = self.warehouse.load_predictions(
@@ -143,18 +181,26 @@ class Completer:
             log.error("loaded %d rows where %d were shaped", loaded, totals.rows)
         return totals, loaded
 
-    def _output_lines(self, snapshot: BatchJob) -> Iterator[bytes]:
-        """Every line of every *.jsonl file the job wrote (sharded names included)."""
-        if not snapshot.output_directory:
+    def _output_lines(self, job: JobRecord, snapshot: BatchJob) -> Iterator[bytes]:
+        """Every line of every *.jsonl file the job wrote (sharded names included): in its
+        output directory, or anywhere under its output prefix when the directory is not
+        known (a job Vertex AI lost)."""
+        directory = snapshot.output_directory
+        if not directory and snapshot.state == UNKNOWN_STATE:
+            directory = job.output_prefix
+        if not directory:
             log.warning("the job wrote no output directory (state %s)", snapshot.state)
             return
-        bucket, prefix = split_uri(snapshot.output_directory.rstrip("/") + "/")
+        bucket, prefix = split_uri(directory.rstrip("/") + "/")
         for name in self.storage.names(bucket, prefix, ".jsonl"):
             yield from self.storage.lines(bucket, name)
 
+    def _cost(self, job: JobRecord, totals: JobTotals) -> CostEstimate:
+        return estimate_job_cost(job.model or self.settings.model, totals, self.settings.prices)
+
     def _job_row(self, job: JobRecord, snapshot: BatchJob, totals: JobTotals) -> dict[str, Any]:
         model = job.model or self.settings.model
-        cost = estimate_job_cost(model, totals, self.settings.prices)
+        cost = self._cost(job, totals)
         return {
             "job_id": snapshot.id,
             "job_name": job.job_name,
@@ -180,6 +226,14 @@ class Completer:
             "loaded_time": _iso(datetime.now(UTC)),
             "output_directory": snapshot.output_directory or None,
         }
+
+
+def _job_name(message: PubSubMessage) -> str:
+    body = message.json()
+    job_name = body.get("job_name") if isinstance(body, dict) else None
+    if not isinstance(job_name, str) or not job_name:
+        raise PermanentError(f"message {message.message_id} names no job_name")
+    return job_name
 
 
 def _iso(moment: datetime | None) -> str | None:

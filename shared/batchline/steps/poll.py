@@ -6,6 +6,11 @@ transaction, not on the topic). A message whose sending was not confirmed is sen
 a tick once a poll budget has passed (an overlapping tick may still be sending it before
 that). A job older than the age limit is cancelled and reported, never forgotten:
 its cancellation ends it, and its rows are loaded like any other job's.
+
+A job Vertex AI no longer knows (404: deleted outside Batchline), or that stays unreadable
+past BATCHLINE_MAX_UNREADABLE_HOURS, ends as well, in state JOB_STATE_UNSPECIFIED with the
+reason: whatever rows it exported are loaded and its file is notified. Each tick also sends
+the notifications that a dead attempt left unsent (Announcer.send_overdue).
 """
 
 from __future__ import annotations
@@ -20,11 +25,13 @@ from typing import Protocol
 
 from batchline.adapters.ledger import JobLedger, JobRecord
 from batchline.adapters.pubsub import Publisher
-from batchline.adapters.vertex import VertexJobs
-from batchline.domain.batch_jobs import BatchJob
+from batchline.adapters.vertex import JobGone, VertexJobs
+from batchline.domain.batch_jobs import UNKNOWN_STATE, BatchJob
 from batchline.domain.errors import BatchlineError
 from batchline.domain.log_context import log_context
+from batchline.domain.log_events import JOB_ENDED, POLL_TICK
 from batchline.domain.states import JobState
+from batchline.steps.announce import Announcer
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +46,9 @@ class PollSummary:
     cancelled: int = 0
     resent: int = 0
     errors: int = 0
+    gone: int = 0  # ended because Vertex AI no longer knows them or cannot be read
     deferred: int = 0  # not checked this tick: the time budget ran out
+    notified: int = 0  # overdue file notifications sent
 
 
 def finished_message(job: JobRecord, snapshot: BatchJob | None) -> tuple[bytes, dict[str, str]]:
@@ -69,6 +78,9 @@ class PollSettings(Protocol):
     @property
     def max_job_age_hours(self) -> float: ...
 
+    @property
+    def max_unreadable(self) -> timedelta: ...
+
 
 @dataclass
 class Poller:
@@ -76,6 +88,7 @@ class Poller:
     ledger: JobLedger
     vertex: VertexJobs
     finished_topic: Publisher
+    announcer: Announcer
     monotonic: Callable[[], float] = time.monotonic
     now: Callable[[], datetime] = _utc_now
 
@@ -92,19 +105,35 @@ class Poller:
                 summary.deferred = len(in_flight) - index
                 log.warning("poll budget spent: %d jobs left for the next tick", summary.deferred)
                 break
-            with log_context(job=job.job_name, source=job.source.uri):
+            with log_context(job=job.job_name, source_uri=job.source_uri):
                 try:
                     self._check(job, summary)
+                except JobGone as exc:
+                    self._end_unseen(job, str(exc), summary)
                 except BatchlineError as exc:
                     # One job's trouble must not stop the others; the next tick tries again.
                     summary.errors += 1
                     log.warning("could not check the job: %s", exc)
-        log.info("poll tick: %s", summary)
+                    self._note_unreadable(job, str(exc), summary)
+        summary.notified = self.announcer.send_overdue()
+        oldest = min((job.created_time for job in in_flight if job.created_time), default=None)
+        log.info(
+            "poll tick: %s",
+            summary,
+            extra={
+                "event": POLL_TICK,
+                "jobs_in_flight": len(in_flight) - summary.finished - summary.gone,
+                "oldest_in_flight_seconds": round((self.now() - oldest).total_seconds())
+                if oldest
+                else 0,
+            },
+        )
         return summary
 
     def _check(self, job: JobRecord, summary: PollSummary) -> None:
         snapshot = self.vertex.get(job.job_name)
         summary.checked += 1
+        self.ledger.clear_job_unreadable(job)
         if snapshot.terminal:
             fields = {
                 "vertex_state": snapshot.state,
@@ -115,7 +144,7 @@ class Poller:
             }
             if self.ledger.transition_job(job.job_name, JobState.FINISHED, **fields):
                 summary.finished += 1
-                log.info("job ended %s", snapshot.state)
+                self._log_ended(job, snapshot.state)
                 self._announce(job, snapshot)
             return
         if snapshot.running and job.state == JobState.SUBMITTED:
@@ -130,6 +159,34 @@ class Poller:
             log.error("job older than %s hours: cancelling it", self.settings.max_job_age_hours)
             if self.vertex.cancel(job.job_name):
                 summary.cancelled += 1
+
+    def _note_unreadable(self, job: JobRecord, reason: str, summary: PollSummary) -> None:
+        since = self.ledger.note_job_unreadable(job.job_name, reason)
+        if self.now() - since > self.settings.max_unreadable:
+            hours = (self.now() - since).total_seconds() / 3600
+            self._end_unseen(job, f"unreadable for {hours:.1f} hours: {reason}", summary)
+
+    def _end_unseen(self, job: JobRecord, reason: str, summary: PollSummary) -> None:
+        """End a job whose real end cannot be seen: its exported rows are still loaded."""
+        log.error("giving up on watching the job: %s", reason)
+        if self.ledger.transition_job(
+            job.job_name, JobState.FINISHED, vertex_state=UNKNOWN_STATE, error=reason
+        ):
+            summary.gone += 1
+            self._log_ended(job, UNKNOWN_STATE)
+            self._announce(self.ledger.get_job(job.job_name) or job, None)
+
+    def _log_ended(self, job: JobRecord, vertex_state: str) -> None:
+        log.info(
+            "job ended %s",
+            vertex_state,
+            extra={
+                "event": JOB_ENDED,
+                "source_uri": job.source_uri,
+                "job": job.job_name,
+                "vertex_state": vertex_state,
+            },
+        )
 
     def _announce(self, job: JobRecord, snapshot: BatchJob | None) -> None:
         data, attributes = finished_message(job, snapshot)

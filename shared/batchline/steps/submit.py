@@ -17,14 +17,15 @@ from dataclasses import dataclass, field
 from typing import IO, Protocol
 
 from batchline.adapters.ledger import JobLedger
-from batchline.adapters.storage import Storage, abort
+from batchline.adapters.storage import ObjectGone, Storage, abort
 from batchline.adapters.vertex import VertexJobs
 from batchline.domain.batch_jobs import BatchJob
 from batchline.domain.errors import PermanentError, TransientError
 from batchline.domain.events import Event, StorageObject
 from batchline.domain.limits import JobLimits
 from batchline.domain.log_context import log_context
-from batchline.domain.notifications import JOB_FAILED
+from batchline.domain.log_events import FILE_RECEIVED, JOB_CREATED
+from batchline.domain.reports import report_names
 from batchline.domain.staging import (
     Stager,
     output_prefix_name,
@@ -113,6 +114,10 @@ class Submitter:
                 # An attempt that died between the final state and the notification.
                 self.announcer.announce_if_done(source)
                 return SubmitResult("duplicate", obj.uri, detail=str(claim.record.state))
+            if claim.record.attempt == 1:
+                log.info(
+                    "received %s", obj.uri, extra={"event": FILE_RECEIVED, "source_uri": obj.uri}
+                )
             try:
                 return self._submit(obj, source)
             except Exception:
@@ -120,7 +125,31 @@ class Submitter:
                 self.ledger.release_claim(source)
                 raise
 
+    def give_up(self, obj: StorageObject, reason: str) -> SubmitResult:
+        """The upload's event was retried past its age limit: record the file as failed, with
+        the reason, and notify (unless it got further than that meanwhile)."""
+        with log_context(bucket=obj.bucket, object=obj.name, generation=obj.generation):
+            if self.skip_reason(obj):
+                return SubmitResult("ignored", obj.uri)
+            source = SourceRef(obj.bucket, obj.name, obj.generation)
+            record = self.ledger.get_source(source) or self.ledger.claim_source(source).record
+            if record.state != SourceState.RECEIVED:
+                self.announcer.announce_if_done(source)
+                return SubmitResult("duplicate", obj.uri, detail=str(record.state))
+            return self._fail(obj, source, f"the file could not be submitted: {reason}")
+
     def _submit(self, obj: StorageObject, source: SourceRef) -> SubmitResult:
+        try:
+            return self._validate_and_submit(obj, source)
+        except ObjectGone as exc:
+            return self._fail(
+                obj,
+                source,
+                f"{exc}: the file was deleted or replaced before Batchline read it "
+                "(upload it again to submit it)",
+            )
+
+    def _validate_and_submit(self, obj: StorageObject, source: SourceRef) -> SubmitResult:
         with self._read(obj) as stream:
             report = validate_stream(
                 stream, f"gs://{obj.bucket}/{obj.name}", limits=self.settings.job_limits
@@ -148,14 +177,13 @@ class Submitter:
     def _reject(self, obj: StorageObject, source: SourceRef, report: FileReport) -> SubmitResult:
         import json
 
-        # Named by generation: a later upload of the same name keeps its own report.
-        base = f"{self.settings.reports_prefix}{obj.name}.{obj.generation}"
+        names = report_names(self.settings.reports_prefix, source)
         report_uri = self.storage.write_text(
-            obj.bucket, base + ".report.txt", report.text() + "\n", "text/plain"
+            obj.bucket, names.text, report.text() + "\n", "text/plain"
         )
         self.storage.write_text(
             obj.bucket,
-            base + ".report.json",
+            names.json,
             json.dumps({"source_uri": obj.uri, **report.to_json()}, indent=2),
             "application/json",
         )
@@ -166,8 +194,7 @@ class Submitter:
         return SubmitResult("rejected", obj.uri, report_uri=report_uri)
 
     def _fail(self, obj: StorageObject, source: SourceRef, reason: str) -> SubmitResult:
-        # `event` is what the log-based alert on failed jobs counts (terraform/monitoring.tf).
-        log.error("submission failed: %s", reason, extra={"event": JOB_FAILED})
+        log.error("submission failed: %s", reason)
         record = self.ledger.get_source(source)
         for job_name in (record.parts if record else {}).values():
             # Parts already running would be billed for a file reported as failed.
@@ -217,7 +244,17 @@ class Submitter:
                     output_prefix=f"gs://{work}/{output_prefix_name(source.document_id, part)}",
                     labels=labels,
                 )
-                log.info("created %s", job.name)
+                log.info(
+                    "created %s",
+                    job.name,
+                    extra={
+                        "event": JOB_CREATED,
+                        "source_uri": source.uri,
+                        "job": job.name,
+                        "part": part,
+                        "model": model,
+                    },
+                )
             recorded = self.ledger.record_job(
                 source,
                 part,

@@ -10,6 +10,7 @@ from batchline.adapters.ledger.ledger import (
     JOBS_COLLECTION_SUFFIX,
     JobLedger,
     LedgerError,
+    NotifyClaim,
     UnknownJob,
     UnknownSource,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "JobLedger",
     "JobRecord",
     "LedgerError",
+    "NotifyClaim",
     "SourceRecord",
     "UnknownJob",
     "UnknownSource",

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from batchline.adapters.ledger.leases import Lease
@@ -34,6 +35,7 @@ from batchline.adapters.ledger.transactions import run_transaction
 from batchline.domain.batch_jobs import job_id_from_name
 from batchline.domain.states import (
     JOB_IN_FLIGHT,
+    SOURCE_TERMINAL,
     JobState,
     Outcome,
     SourceRef,
@@ -58,13 +60,24 @@ __all__ = [
     "JOBS_COLLECTION_SUFFIX",
     "JobLedger",
     "LedgerError",
+    "NotifyClaim",
     "UnknownJob",
     "UnknownSource",
 ]
 
 JOBS_COLLECTION_SUFFIX: Final = "-parts"
+AWAITING_NOTIFICATION: Final = "awaiting_notification"
+UNREADABLE_SINCE: Final = "unreadable_since"
 
 _T = TypeVar("_T")
+
+
+class NotifyClaim(StrEnum):
+    """What claiming a source's notification found."""
+
+    CLAIMED = "claimed"  # this caller sends it
+    SENT = "sent"  # it went out already
+    HELD = "held"  # another caller's claim is live: it is being sent, or that caller died
 
 
 class LedgerError(RuntimeError):
@@ -248,21 +261,24 @@ class JobLedger:
 
         return self._transact(record)
 
-    def claim_source_notification(self, source: SourceRef) -> bool:
-        """Claim the sending of a final source's notification: True for one caller per
-        lease, and never once it was sent. Two completions that finish a source at the same
-        moment (or a redelivery during the publish) then send it once."""
+    def claim_source_notification(self, source: SourceRef) -> NotifyClaim:
+        """Claim the sending of a final source's notification: CLAIMED for one caller per
+        lease, SENT once it went out, HELD while another caller's claim is live. Two
+        completions that finish a source at the same moment (or a redelivery during the
+        publish) then send it once; a claim whose sender died lapses for the next caller."""
         ref = self._source_ref(source)
 
-        def claim(transaction: Transaction) -> bool:
+        def claim(transaction: Transaction) -> NotifyClaim:
             current = _data(_read(transaction, ref))
             if not current:
                 raise UnknownSource(f"no ledger record for {source.uri}; claim it first")
             now = self._clock()
-            if current.get("notified_time") is not None or self.notify_lease.held(current, now):
-                return False
+            if current.get("notified_time") is not None:
+                return NotifyClaim.SENT
+            if self.notify_lease.held(current, now):
+                return NotifyClaim.HELD
             transaction.update(ref, self.notify_lease.claim(now))
-            return True
+            return NotifyClaim.CLAIMED
 
         return self._transact(claim)
 
@@ -279,10 +295,20 @@ class JobLedger:
             if record.notified_time is not None:
                 return False
             now = self._clock()
-            transaction.update(ref, {"notified_time": now, "updated_time": now})
+            transaction.update(
+                ref, {"notified_time": now, AWAITING_NOTIFICATION: False, "updated_time": now}
+            )
             return True
 
         return self._transact(mark)
+
+    def list_sources_awaiting_notification(self, limit: int = 100) -> list[SourceRecord]:
+        """Final sources whose notification was not confirmed sent: an attempt died between
+        the final state and the publish, or during it. The poll's sweep sends them."""
+        from google.cloud.firestore import FieldFilter
+
+        query = self._sources.where(filter=FieldFilter(AWAITING_NOTIFICATION, "==", True))
+        return [SourceRecord.from_document(_data(s)) for s in query.limit(limit).stream()]
 
     def get_source(self, source: SourceRef) -> SourceRecord | None:
         snapshot = self._source_ref(source).get()
@@ -327,6 +353,30 @@ class JobLedger:
         if clashing:
             raise ValueError(f"fields managed by the ledger cannot be set: {clashing}")
         return self._move_job(job_name, JobState(new_state), fields)
+
+    def note_job_unreadable(self, job_name: str, reason: str) -> datetime:
+        """Record that reading the job failed (for a reason that may pass); returns since
+        when it has been unreadable, so that the poll can give up on it past a limit."""
+        ref = self._job_ref(job_name)
+
+        def note(transaction: Transaction) -> datetime:
+            job = self._read_job(transaction, ref, job_name)
+            now = self._clock()
+            since = job.extra.get(UNREADABLE_SINCE)
+            changes: dict[str, Any] = {"unreadable_reason": reason, "updated_time": now}
+            if not isinstance(since, datetime):
+                since = changes[UNREADABLE_SINCE] = now
+            transaction.update(ref, changes)
+            return since
+
+        return self._transact(note)
+
+    def clear_job_unreadable(self, job: JobRecord) -> None:
+        """The job could be read again: forget since when it could not."""
+        if job.extra.get(UNREADABLE_SINCE) is not None:
+            self._job_ref(job.job_name).update(
+                {UNREADABLE_SINCE: None, "unreadable_reason": None, "updated_time": self._clock()}
+            )
 
     def mark_finished_notified(self, job_name: str) -> bool:
         """Record that the job-finished message went out; True the first time."""
@@ -413,6 +463,7 @@ class JobLedger:
                 ref,
                 {
                     **changes,
+                    **_final_changes(requested),
                     "state": requested.value,
                     f"{requested.value}_time": now,
                     "updated_time": now,
@@ -510,11 +561,17 @@ def _data(snapshot: DocumentSnapshot[DocumentReference]) -> dict[str, Any]:
     return snapshot.to_dict() or {}
 
 
+def _final_changes(state: SourceState) -> dict[str, Any]:
+    """A source that reaches a final state awaits its notification until it is sent: the
+    flag the poll's sweep queries (a single-field index, no composite one to provision)."""
+    return {AWAITING_NOTIFICATION: True} if state in SOURCE_TERMINAL else {}
+
+
 def _source_changes_for(
     derived: SourceState, jobs: list[JobRecord], now: datetime
 ) -> dict[str, Any]:
     """Fields a source gains on reaching `derived` from its jobs."""
-    changes: dict[str, Any] = {}
+    changes: dict[str, Any] = _final_changes(derived)
     if derived in (SourceState.LOADED, SourceState.FAILED):
         total = JobTotals()
         for job in jobs:

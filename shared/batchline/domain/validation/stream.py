@@ -15,6 +15,12 @@ from batchline.domain.validation.schema import Errors, Schema, describe, render_
 # A line longer than this is reported and skipped, so one huge line cannot exhaust memory.
 MAX_LINE_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_ERRORS = 100
+# Windows tools (Notepad, PowerShell's Out-File, Excel's "CSV UTF-8") open files with one.
+UTF8_BOM = b"\xef\xbb\xbf"
+_BOM_NOTE = (
+    "the file starts with a UTF-8 byte order mark; it was ignored "
+    "(the staged copy Vertex AI reads has none)"
+)
 TOP_LEVEL_MEMBERS = ("request", "key")
 
 # Called with (1-based line number, the decoded line) for every line that passed.
@@ -29,10 +35,10 @@ class Issue:
     path: str
     message: str
 
-    def render(self, name: str) -> str:
+    def render(self, name: str, kind: str = "error") -> str:
         where = f"{name}:{self.line}" if self.line is not None else name
         inside = f"{self.path}: " if self.path else ""
-        return f"{where}: error: {inside}{self.message}"
+        return f"{where}: {kind}: {inside}{self.message}"
 
 
 @dataclass
@@ -46,6 +52,8 @@ class FileReport:
     error_count: int = 0
     invalid_lines: int = 0
     errors: list[Issue] = field(default_factory=list)
+    # What was accepted but is worth saying (a byte order mark dropped): never invalidates.
+    notes: list[Issue] = field(default_factory=list)
     max_errors: int = DEFAULT_MAX_ERRORS
     limits: JobLimits = SERVICE_LIMITS
     _last_line: int | None = field(default=None, repr=False)
@@ -92,8 +100,9 @@ class FileReport:
         return text
 
     def text(self) -> str:
-        """The report as a person reads it: one line per error, then the summary."""
-        lines = [issue.render(self.name) for issue in self.errors]
+        """The report as a person reads it: one line per note and error, then the summary."""
+        lines = [issue.render(self.name, "note") for issue in self.notes]
+        lines += [issue.render(self.name) for issue in self.errors]
         if self.error_count > len(self.errors):
             hidden = self.error_count - len(self.errors)
             lines.append(f"{self.name}: ... and {hidden} more errors not shown")
@@ -116,6 +125,10 @@ class FileReport:
                 for issue in self.errors
             ],
             "errors_truncated": self.error_count > len(self.errors),
+            "notes": [
+                {"line": issue.line, "path": issue.path, "message": issue.message}
+                for issue in self.notes
+            ],
         }
 
 
@@ -149,6 +162,9 @@ def validate_stream(
     while raw := readline(limit + 1):
         number += 1
         size += len(raw)
+        if number == 1 and raw.startswith(UTF8_BOM):
+            raw = raw[len(UTF8_BOM) :]
+            report.notes.append(Issue(1, "", _BOM_NOTE))
         if len(raw) > limit and not raw.endswith(b"\n"):
             size += _skip_rest_of_line(stream)
             report.add(number, "", f"line is longer than {limit} bytes")
