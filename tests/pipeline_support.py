@@ -15,6 +15,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from google.api_core.exceptions import DeadlineExceeded
@@ -66,6 +67,12 @@ def post_event(function: str, attributes: dict[str, Any], data: Any) -> int:
         "/", headers={**headers, "Content-Type": "application/json"}, data=json.dumps(data)
     )
     return int(response.status_code)
+
+
+def header_value(text: str) -> str:
+    """A CloudEvents attribute as an HTTP header: space, double quote, percent and anything
+    outside printable ASCII percent-encoded (the CloudEvents HTTP binding, section 3.1.3.2)."""
+    return quote(text, safe="".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '"%'))
 
 
 def fixture_event(name: str) -> dict[str, Any]:
@@ -138,7 +145,7 @@ class Cloud:
         attributes.update(
             id=uuid.uuid4().hex,
             source=f"//storage.googleapis.com/projects/_/buckets/{resource['bucket']}",
-            subject=f"objects/{resource['name']}",
+            subject=header_value(f"objects/{resource['name']}"),
             bucket=resource["bucket"],
             time=(time or datetime.now(UTC)).isoformat().replace("+00:00", "Z"),
         )

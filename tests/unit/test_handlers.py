@@ -6,7 +6,10 @@ An acknowledged event answers 200; anything else makes the platform deliver it a
 from __future__ import annotations
 
 import base64
+import io
 import json
+import logging
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -15,6 +18,22 @@ from pipeline_support import EXAMPLE_SETTINGS, fixture_event, post_event
 from batchline.runtime import clients, settings, wiring
 
 pytestmark = pytest.mark.unit
+
+
+@pytest.fixture
+def json_logs() -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """The JSON log lines written so far in the test, parsed (context fields included)."""
+    from batchline.runtime.logs import JsonFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    finally:
+        root.removeHandler(handler)
 
 
 @pytest.fixture(autouse=True)
@@ -113,3 +132,78 @@ def test_a_tick_past_the_age_limit_is_dropped(
     event["attributes"]["time"] = "2026-01-01T00:00:00Z"
     assert post_event("poll", event["attributes"], event["data"]) == 200
     assert "dropped an event" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("generation", "0", "is not a positive int64"),
+        ("generation", "-7", "is not a positive int64"),
+        ("generation", str(2**70), "is not a positive int64"),
+        ("generation", "12ab", "lacks a valid"),
+        ("generation", True, "expected an int64"),
+        ("name", "x" * 100_000, "object name is 100000 bytes"),
+        ("name", "", "object name is 0 bytes"),
+        ("name", "\ud800.jsonl", "not valid Unicode"),
+        ("name", ["a.jsonl"], "expected a string"),
+        ("bucket", "Not A Bucket", "names no valid bucket"),
+    ],
+)
+def test_an_upload_event_cloud_storage_could_not_have_sent_is_acknowledged(
+    field: str, value: object, message: str, json_logs: Callable[[], list[dict[str, Any]]]
+) -> None:
+    event = fixture_event("storage_object_finalized.json")
+    event["data"][field] = value
+    assert post_event("submit", event["attributes"], event["data"]) == 200
+    (line,) = [line for line in json_logs() if line["severity"] == "ERROR"]
+    assert message in line["message"]
+    assert line["event_id"] == event["attributes"]["id"], "the log line names the event"
+
+
+def _post_raw(function: str, body: bytes | str, content_type: str, **headers: str) -> int:
+    from pipeline_support import function_client
+
+    event = fixture_event("storage_object_finalized.json")["attributes"]
+    ce = {f"ce-{k}": v for k, v in event.items() if k != "datacontenttype"}
+    response = function_client(function).post(
+        "/", headers={**ce, **headers, "Content-Type": content_type}, data=body
+    )
+    return int(response.status_code)
+
+
+@pytest.mark.parametrize("function", ["submit", "poll", "complete"])
+def test_a_body_nested_too_deeply_to_decode_is_acknowledged(
+    function: str, json_logs: Callable[[], list[dict[str, Any]]]
+) -> None:
+    nested = "[" * 100_000 + "]" * 100_000
+    assert _post_raw(function, nested, "application/json") == 200
+    (line,) = [line for line in json_logs() if line["severity"] == "ERROR"]
+    assert "not a readable CloudEvent" in line["message"]
+    assert line["event_id"] == "8462591727463513", "the log line names the event"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"\xff\xfe not text at all", "application/json"),
+        (b"bucket=a&name=b", "application/x-www-form-urlencoded"),
+        (b"just words", "text/plain"),
+    ],
+)
+def test_a_body_of_the_wrong_kind_is_acknowledged(
+    body: bytes, content_type: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert _post_raw("submit", body, content_type) == 200
+    assert "gave up on" in caplog.text
+
+
+def test_a_request_that_is_not_a_cloud_event_is_acknowledged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from pipeline_support import function_client
+
+    response = function_client("complete").post(
+        "/", headers={"Content-Type": "application/json"}, data=b'{"hello": "world"}'
+    )
+    assert response.status_code == 200
+    assert "not a readable CloudEvent" in caplog.text

@@ -37,14 +37,12 @@ class Storage:
         The library's BlobReader has no readline of its own: io's fallback reads one byte
         per call, about 3 MB/s. A BufferedReader on top reads it a buffer at a time.
         """
-        from google.api_core.exceptions import NotFound
-
         blob = self._client.bucket(bucket).blob(name, generation=generation)
-        try:
-            blob.reload()  # its metadata: a missing object is found out before any read
-        except NotFound as exc:
+        # A missing object is found out before any read (exists() leaves the blob's
+        # properties alone: the download URL stays the library's own).
+        if not blob.exists():
             where = f"gs://{bucket}/{name}" + (f"#{generation}" if generation else "")
-            raise ObjectGone(f"{where} does not exist") from exc
+            raise ObjectGone(f"{where} does not exist")
         return io.BufferedReader(blob.open("rb", chunk_size=CHUNK_BYTES), buffer_size=READ_BUFFER)
 
     def writer(self, bucket: str, name: str, content_type: str) -> IO[bytes]:
