@@ -99,6 +99,7 @@ locals {
     BATCHLINE_NOTIFY_LEASE_SECONDS = tostring(var.notify_lease_seconds)
     BATCHLINE_MAX_REQUESTS_PER_JOB = tostring(var.max_requests_per_job)
     BATCHLINE_MAX_BYTES_PER_JOB    = tostring(var.max_bytes_per_job)
+    BATCHLINE_ROW_LABELS           = tostring(var.row_labels)
     BATCHLINE_PRICES               = jsonencode(var.prices)
   }
 

@@ -328,6 +328,12 @@ variable "reports_prefix" {
   }
 }
 
+variable "row_labels" {
+  type        = bool
+  description = "Tag each staged request with its input line in a label (batchline_line), the surest join of answers to lines. Off: answers are matched to lines on their requests alone, and no per-line label reaches the billing export (Google warns a label key with over 1,000 values may be dropped)."
+  default     = true
+}
+
 variable "runtime" {
   type        = string
   description = "Cloud Run functions Python runtime."

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -10,12 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from batchline.domain.batch_jobs import job_id_from_name
 from batchline.domain.input_lines import InputLine, read_input_lines
-from batchline.domain.matching import RequestIndex, canonical_request
+from batchline.domain.matching import RequestIndex
 from batchline.domain.rows import PredictionShaper, row_to_json
 from batchline.domain.staging import TAG_LABEL, staged_line, tag_request
 from batchline.domain.totals import JobTotals
@@ -101,35 +98,6 @@ def test_untagged_echo_with_nulls_matches_its_input_line_through_the_index() -> 
     assert totals.unmatched == 0
     assert totals.missing == 1
     assert list(shape.missing_lines()) == [1]
-
-
-def test_single_object_parts_and_snake_case_match_the_echoed_form() -> None:
-    given_form = {
-        "contents": [{"role": "user", "parts": {"text": "hi"}}],
-        "system_instruction": {"parts": {"text": "be brief"}},
-        "generation_config": {"max_output_tokens": 5, "stop_sequences": []},
-    }
-    echoed = {
-        "contents": [{"parts": [{"fileData": None, "text": "hi"}], "role": "user"}],
-        "systemInstruction": {"parts": [{"text": "be brief", "inlineData": None}], "role": None},
-        "generationConfig": {"maxOutputTokens": 5, "temperature": None},
-        "tools": [],
-    }
-    assert canonical_request(given_form) == canonical_request(echoed)
-    assert canonical_request(given_form) != canonical_request(
-        {"contents": [{"parts": {"text": "x"}}]}
-    )
-
-
-def test_identical_requests_in_the_input_map_to_their_lines_in_order() -> None:
-    request = {"contents": [{"role": "user", "parts": [{"text": "same"}]}]}
-    index = RequestIndex.from_input_lines(
-        [InputLine(3, request, "a"), InputLine(9, request, "b"), InputLine(4, {"x": 1}, None)]
-    )
-    assert index.take(copy.deepcopy(request)) == 3
-    assert index.take(copy.deepcopy(request)) == 9
-    assert index.take(copy.deepcopy(request)) is None
-    assert index.keys == {3: "a", 9: "b"}
 
 
 def test_tag_gives_the_input_line_and_key_and_is_stripped_from_the_request() -> None:
@@ -333,37 +301,3 @@ def test_read_input_lines_numbers_physical_lines_and_skips_blanks() -> None:
 
 def test_job_id_from_name() -> None:
     assert job_id_from_name("projects/p/locations/us-central1/batchPredictionJobs/987") == "987"
-
-
-_json_leaf = st.one_of(st.text(max_size=5), st.integers(), st.booleans())
-_camel_keys = st.sampled_from(["text", "mimeType", "fileUri", "maxOutputTokens", "role"])
-_json_tree = st.recursive(
-    _json_leaf,
-    lambda children: st.one_of(
-        st.lists(children, min_size=1, max_size=3),
-        st.dictionaries(_camel_keys, children, min_size=1, max_size=3),
-    ),
-    max_leaves=12,
-)
-
-
-def _snake(key: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in key)
-
-
-def _echo(value: Any) -> Any:
-    """What the service might echo: snake_case keys, extra nulls and empty containers."""
-    if isinstance(value, dict):
-        echoed = {_snake(key): _echo(item) for key, item in value.items()}
-        echoed["unsetField"] = None
-        echoed["emptyList"] = []
-        return echoed
-    if isinstance(value, list):
-        return [_echo(item) for item in value]
-    return value
-
-
-@given(_json_tree)
-def test_canonical_form_ignores_echo_noise(tree: Any) -> None:
-    request = {"contents": tree}
-    assert canonical_request(_echo(request)) == canonical_request(request)

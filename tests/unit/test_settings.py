@@ -64,6 +64,7 @@ def test_env_var_list_is_exactly_the_contract() -> None:
         "BATCHLINE_NOTIFY_LEASE_SECONDS",
         "BATCHLINE_MAX_REQUESTS_PER_JOB",
         "BATCHLINE_MAX_BYTES_PER_JOB",
+        "BATCHLINE_ROW_LABELS",
         "BATCHLINE_PRICES",
     }
     assert len(ENV_VARS) == len(set(ENV_VARS))

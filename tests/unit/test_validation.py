@@ -168,6 +168,18 @@ BROKEN = [
         "request.model",
         "may not name a model",
     ),
+    # Explicit context caching is not supported in batch prediction (VERTEX_BATCH.md, "Ends,
+    # exports and resume": https://cloud.google.com/vertex-ai/generative-ai/docs/multimodal/batch-prediction-gemini).
+    (
+        {**TEXT, "cachedContent": "projects/p/locations/l/cachedContents/1"},
+        "request.cachedContent",
+        "context caching is not supported in batch",
+    ),
+    (
+        {**TEXT, "cached_content": "projects/p/locations/l/cachedContents/1"},
+        "request.cached_content",
+        "context caching is not supported in batch",
+    ),
     ({**TEXT, "prompt": "hi"}, "request.prompt", "unknown field in GenerateContentRequest"),
     ({**TEXT, "systemInstruction": "Be brief"}, "request.systemInstruction", "expected an object"),
 ]
@@ -337,3 +349,16 @@ def test_labels_leave_a_slot_for_the_line_tag() -> None:
         ("request.labels", "at most 63 labels, got 64")
     ]
     assert check(line({**TEXT, "labels": dict(list(labels.items())[:63])})).valid
+
+
+def test_a_byte_order_mark_is_accepted_with_a_note() -> None:
+    report = check(b"\xef\xbb\xbf" + (line(TEXT) + "\n").encode())
+    assert report.valid and report.requests == 1
+    assert [(note.line, "byte order mark" in note.message) for note in report.notes] == [(1, True)]
+    assert report.text().startswith("in.jsonl:1: note: the file starts with a UTF-8 byte order")
+    assert report.to_json()["notes"][0]["line"] == 1
+
+
+def test_a_byte_order_mark_elsewhere_than_the_start_is_an_error() -> None:
+    report = check((line(TEXT) + "\n").encode() + b"\xef\xbb\xbf" + line(TEXT).encode())
+    assert not report.valid and report.errors[0].line == 2

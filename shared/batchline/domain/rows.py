@@ -27,7 +27,7 @@ tag (jobs Batchline did not submit) is matched by a matching.RequestIndex.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import lru_cache
@@ -127,8 +127,10 @@ class PredictionShaper:
 
     Streams: keeps no row, only two bitsets of line numbers. `keys` maps input line numbers
     to keys (a RequestIndex brings its own). `expected_lines` are the input lines this job
-    was given (a part's line numbers, from its index); without them `missing` stays 0. `fallback_time`
-    (say, the job's end time) fills processed_time when a line lacks a readable one.
+    was given (a part's line numbers, from its index); without them `missing` stays 0.
+    `request_index` matches output lines whose tag label did not come back: an index, or a
+    function that builds one, called on the first such line (most jobs never need it).
+    `fallback_time` (say, the job's end time) fills processed_time when a line lacks one.
     """
 
     def __init__(
@@ -139,16 +141,18 @@ class PredictionShaper:
         model: str | None = None,
         keys: Mapping[int, str] | None = None,
         expected_lines: Iterable[int] | None = None,
-        request_index: RequestIndex | None = None,
+        request_index: RequestIndex | Callable[[], RequestIndex] | None = None,
         fallback_time: datetime | None = None,
     ) -> None:
         self.job_id = job_id
         self.source_uri = source_uri
         self.model = model
+        ready = request_index if isinstance(request_index, RequestIndex) else None
         self._keys: Mapping[int, str] = (
-            keys if keys is not None else request_index.keys if request_index else {}
+            keys if keys is not None else ready.keys if ready is not None else {}
         )
-        self._index = request_index
+        self._index = ready
+        self._build_index = request_index if callable(request_index) else None
         self._fallback_time = (
             fallback_time.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
             if fallback_time is not None
@@ -176,8 +180,8 @@ class PredictionShaper:
                 input_line = _line_number(labels.pop(TAG_LABEL))
                 if not labels:
                     del request["labels"]
-        if input_line is None and self._index is not None:
-            input_line = self._index.take(request)
+        if input_line is None:
+            input_line = self._match(request)
         if input_line is None:
             self.totals.unmatched += 1
         elif not self._seen.add(input_line):
@@ -186,6 +190,17 @@ class PredictionShaper:
         row = self._row(record, request, input_line)
         self.totals.add(row)
         return row
+
+    def _match(self, request: Any) -> int | None:
+        """The input line of an untagged echo: the next unclaimed line with that request."""
+        if self._index is None:
+            if self._build_index is None:
+                return None
+            self._index = self._build_index()
+        while (number := self._index.take(request)) is not None:
+            if number not in self._seen:  # a tagged line may have claimed it already
+                return number
+        return None
 
     def _row(self, record: dict[str, Any], request: Any, input_line: int | None) -> PredictionRow:
         status_text = record.get("status")

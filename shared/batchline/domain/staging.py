@@ -1,8 +1,9 @@
 """The staged copy of a valid requests file: what Vertex AI reads (no cloud client here).
 
 Each valid line becomes canonical compact JSON `{"request": ...}` with `parts` always a
-list and Batchline's line tag in `request.labels` (rows.TAG_LABEL), so the output row can
-be joined back to its input line. Blank lines are dropped. A file over one job's limits is
+list and, unless BATCHLINE_ROW_LABELS is off, Batchline's line tag in `request.labels`
+(TAG_LABEL), so the output row can be joined back to its input line; without the tag (or when
+the service drops it) the row is matched on its request (batchline.domain.matching). Blank lines are dropped. A file over one job's limits is
 split into parts, each within the JobLimits given (the service's, or smaller by settings).
 Next to each part goes an index, one `{"line": N, "key": K}` per request, which the
 completion function uses to fill `key` and to count input lines that got no output.
@@ -11,10 +12,11 @@ completion function uses to fill `key` and to count input lines that got no outp
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any, Final
 
+from batchline.domain.input_lines import InputLine
 from batchline.domain.limits import SERVICE_LIMITS, JobLimits
 
 TAG_LABEL: Final = "batchline_line"
@@ -40,12 +42,12 @@ def tag_request(request: Mapping[str, Any], line: int) -> dict[str, Any]:
     return tagged
 
 
-def staged_line(request: Mapping[str, Any], line: int) -> str:
-    """The line Batchline stages for Vertex AI: {"request": tagged request}."""
+def staged_line(request: Mapping[str, Any], line: int | None) -> str:
+    """The line Batchline stages for Vertex AI: {"request": request}, tagged with its input
+    line unless `line` is None (BATCHLINE_ROW_LABELS off)."""
+    tagged = request if line is None else tag_request(request, line)
     # Compact: the staged copy counts against the service's 1 GB per job.
-    return json.dumps(
-        {"request": tag_request(request, line)}, ensure_ascii=False, separators=(",", ":")
-    )
+    return json.dumps({"request": tagged}, ensure_ascii=False, separators=(",", ":"))
 
 
 def normalise_request(request: Mapping[str, Any]) -> dict[str, Any]:
@@ -76,8 +78,11 @@ class Stager:
         self,
         open_part: OpenPart,
         limits: JobLimits = SERVICE_LIMITS,
+        *,
+        tag_lines: bool = True,
     ) -> None:
         self._open_part = open_part
+        self._tag_lines = tag_lines
         self._max_requests = limits.max_requests
         self._max_bytes = limits.max_bytes
         self._parts: list[StagedPart] = []
@@ -85,7 +90,8 @@ class Stager:
         self._requests = self._bytes = self._first = self._last = 0
 
     def add(self, line: int, record: Mapping[str, Any]) -> None:
-        data = (staged_line(normalise_request(record["request"]), line) + "\n").encode("utf-8")
+        tag = line if self._tag_lines else None
+        data = (staged_line(normalise_request(record["request"]), tag) + "\n").encode("utf-8")
         full = self._requests >= self._max_requests or self._bytes + len(data) > self._max_bytes
         if self._sinks is None or (full and self._requests):
             self._next_part(line)
@@ -147,6 +153,17 @@ def output_prefix_name(source_id: str, part: int) -> str:
 
 def rows_name(source_id: str, part: int) -> str:
     return f"{LOADS_PREFIX}{source_id}/part-{part:05d}.rows.jsonl"
+
+
+def staged_requests(requests: Iterable[bytes], index: Iterable[bytes]) -> Iterator[InputLine]:
+    """A part's staged requests with their input line numbers (from the part's index, which
+    lists them in the same order): what an untagged echo is matched against."""
+    entries = (raw for raw in index if raw.strip())
+    for raw in requests:
+        if not raw.strip():
+            continue
+        entry = json.loads(next(entries))
+        yield InputLine(int(entry["line"]), json.loads(raw)["request"], None)
 
 
 def read_index(lines: Iterable[bytes]) -> tuple[list[int], dict[int, str]]:

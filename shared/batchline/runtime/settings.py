@@ -60,6 +60,9 @@ OPTIONAL_ENV_VARS: Mapping[str, str | None] = MappingProxyType(
         # One job's limits: the service's by default; smaller ones split files sooner.
         "BATCHLINE_MAX_REQUESTS_PER_JOB": str(SERVICE_LIMITS.max_requests),
         "BATCHLINE_MAX_BYTES_PER_JOB": str(SERVICE_LIMITS.max_bytes),
+        # Tag each staged request with its input line in a label (off: rows are matched on
+        # their request alone, and no per-line label reaches the billing export).
+        "BATCHLINE_ROW_LABELS": "true",
         "BATCHLINE_PRICES": None,
     }
 )
@@ -100,6 +103,7 @@ class Settings:
     load_lease_seconds: float = 900.0
     notify_lease_seconds: float = 120.0
     job_limits: JobLimits = SERVICE_LIMITS
+    row_labels: bool = True
     prices: Mapping[str, ModelPrice] = field(default_factory=lambda: DEFAULT_PRICES)
 
     @property
@@ -176,6 +180,7 @@ class Settings:
             "BATCHLINE_MAX_REQUESTS_PER_JOB", 1, SERVICE_LIMITS.max_requests
         )
         max_bytes = reader.whole_number("BATCHLINE_MAX_BYTES_PER_JOB", 1, SERVICE_LIMITS.max_bytes)
+        row_labels = reader.boolean("BATCHLINE_ROW_LABELS")
         prices = reader.parsed("BATCHLINE_PRICES", _prices_with_defaults, DEFAULT_PRICES)
         if reader.problems:
             raise SettingsError(reader.problems)
@@ -204,6 +209,7 @@ class Settings:
             load_lease_seconds=load_lease_seconds,
             notify_lease_seconds=notify_lease_seconds,
             job_limits=JobLimits(max_requests=max_requests, max_bytes=max_bytes),
+            row_labels=row_labels,
             prices=prices,
         )
 
@@ -265,6 +271,17 @@ class _Reader:
         if not math.isfinite(number) or number <= 0:
             self.problems.append(f"{name}={value!r} must be a positive number")
         return number
+
+    def boolean(self, name: str) -> bool:
+        value = self._raw(name)
+        if value is None:
+            return False
+        if value.lower() in ("true", "1", "yes", "on"):
+            return True
+        if value.lower() in ("false", "0", "no", "off"):
+            return False
+        self.problems.append(f"{name}={value!r} is not true or false")
+        return False
 
     def whole_number(self, name: str, low: int, high: int) -> int:
         value = self._raw(name)

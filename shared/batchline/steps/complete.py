@@ -25,9 +25,16 @@ from batchline.domain.errors import PermanentError, TransientError
 from batchline.domain.events import PubSubMessage
 from batchline.domain.log_context import log_context
 from batchline.domain.log_events import ROWS_LOADED
+from batchline.domain.matching import RequestIndex
 from batchline.domain.pricing import CostEstimate, ModelPrice, estimate_job_cost
 from batchline.domain.rows import PredictionShaper, row_to_json
-from batchline.domain.staging import read_index, rows_name, staged_index_name
+from batchline.domain.staging import (
+    read_index,
+    rows_name,
+    staged_index_name,
+    staged_requests,
+    staged_requests_name,
+)
 from batchline.domain.states import JobState
 from batchline.domain.totals import JobTotals
 from batchline.steps.announce import Announcer
@@ -158,13 +165,26 @@ class Completer:
     def _load_rows(self, job: JobRecord, snapshot: BatchJob) -> tuple[JobTotals, int]:
         work = self.settings.work_bucket
         source_id = job.source.document_id
-        lines, keys = read_index(self.storage.lines(work, staged_index_name(source_id, job.part)))
+        index_name = staged_index_name(source_id, job.part)
+        lines, keys = read_index(self.storage.lines(work, index_name))
+
+        def match_untagged() -> RequestIndex:
+            # Only for rows whose line tag did not come back (labels off, or dropped).
+            log.info("matching output lines without their line tag on their requests")
+            return RequestIndex.from_input_lines(
+                staged_requests(
+                    self.storage.lines(work, staged_requests_name(source_id, job.part)),
+                    self.storage.lines(work, index_name),
+                )
+            )
+
         shaper = PredictionShaper(
             job_id=snapshot.id,
             source_uri=job.source.uri,
             model=job.model,
             keys=keys,
             expected_lines=lines,
+            request_index=match_untagged,
             fallback_time=snapshot.end_time,
         )
         rows_object = rows_name(source_id, job.part)
@@ -215,6 +235,7 @@ class Completer:
             "blocked_count": totals.blocked,
             "missing_count": totals.missing,
             "duplicate_count": totals.duplicates,
+            "unmatched_count": totals.unmatched,
             "prompt_tokens": totals.prompt_tokens,
             "output_tokens": totals.output_tokens,
             "thoughts_tokens": totals.thoughts_tokens,

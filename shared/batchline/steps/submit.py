@@ -80,6 +80,9 @@ class SubmitSettings(Protocol):
     @property
     def job_limits(self) -> JobLimits: ...
 
+    @property
+    def row_labels(self) -> bool: ...
+
 
 @dataclass
 class Submitter:
@@ -213,7 +216,7 @@ class Submitter:
                 self.storage.writer(work, staged_index_name(source.document_id, part), JSONL),
             )
 
-        stager = Stager(open_part, self.settings.job_limits)
+        stager = Stager(open_part, self.settings.job_limits, tag_lines=self.settings.row_labels)
         try:
             with self._read(obj) as stream:
                 report = validate_stream(

@@ -44,6 +44,15 @@ def _request_rule(obj: dict[str, Any], path: Path, errors: Errors) -> None:
                 "(Batchline's setting, or the file's `model` metadata)",
             )
         )
+    for name in ("cachedContent", "cached_content"):
+        if obj.get(name) is not None:
+            errors.append(
+                (
+                    (path, name),
+                    "explicit context caching is not supported in batch prediction; implicit "
+                    "caching applies by itself to repeated prompt prefixes",
+                )
+            )
 
 
 def _contents_rule(value: Any, path: Path, errors: Errors) -> None:
