@@ -34,7 +34,8 @@ from localcloud.bigquery.rest import (
     disposition,
     same_schema,
 )
-from localcloud.bigquery.schema import Field, RowError, coerce_row, infer_fields
+from localcloud.bigquery.row_values import RowError, coerce_row
+from localcloud.bigquery.schema import Field, infer_fields
 from localcloud.bigquery.sql import TableName
 from localcloud.bigquery.tables import Tables, table_fields
 

@@ -35,11 +35,10 @@ from localcloud.bigquery.rest import (
     same_schema,
     with_etag,
 )
+from localcloud.bigquery.row_values import TimestampFormat, encode_row
 from localcloud.bigquery.schema import (
     Field,
-    TimestampFormat,
     duckdb_type,
-    encode_row,
     fields_from_duckdb,
     parse_fields,
     quote_identifier,

@@ -7,7 +7,7 @@ from typing import Any
 
 from localcloud.bigquery.errors import invalid, unsupported
 from localcloud.bigquery.rest import DEFAULT_PAGE_ROWS, ResourceContext, int_param, with_etag
-from localcloud.bigquery.schema import RowError, TimestampFormat, coerce_row, encode_row
+from localcloud.bigquery.row_values import RowError, TimestampFormat, coerce_row, encode_row
 from localcloud.bigquery.sql import TableName
 from localcloud.bigquery.tables import Tables, table_fields
 
