@@ -10,7 +10,6 @@ import sys
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ class Ticker(LocalServer):
         super().__init__(port=port)
         self.fail = fail
         self.ticks = 0
+        self.counting = threading.Event()
         self.worker_stopped = threading.Event()
 
     def on_start(self) -> None:
@@ -40,6 +40,8 @@ class Ticker(LocalServer):
         try:
             while not stopping.wait(0.01):
                 self.ticks += 1
+                if self.ticks > 3:
+                    self.counting.set()
                 if self.fail:
                     raise RuntimeError("the work died")
         finally:
@@ -80,7 +82,7 @@ def test_a_given_port_is_used_and_a_second_start_is_refused() -> None:
 
 def test_background_work_runs_until_stop() -> None:
     with Ticker() as server:
-        wait_for(lambda: server.ticks > 3)
+        assert server.counting.wait(10)
         assert not server.worker_stopped.is_set()
     assert server.worker_stopped.is_set()
 
@@ -91,15 +93,6 @@ def test_work_that_dies_makes_the_server_unhealthy() -> None:
         status, body = health(server.url)
     assert status == 503
     assert body["status"] == "failed" and "the work died" in body["error"]
-
-
-def wait_for(condition: Callable[[], bool], attempts: int = 1000) -> None:
-    pause = threading.Event()
-    for _ in range(attempts):
-        if condition():
-            return
-        pause.wait(0.01)
-    raise AssertionError("condition not met")
 
 
 # A process that serves a Ticker as `python -m localcloud.<service>` serves a service.
