@@ -7,12 +7,14 @@ delivery that is not answered 2xx is tried again on a later pass, as a trigger w
 retries on does. Every `--tick-seconds` it publishes to the poll topic, as the scheduler
 job does. It serves GET /healthz for `batchline local status`.
 
-    python -m localcloud.bridge --submit-url URL [--tick-seconds 2] [--health-port N]
+    python -m localcloud.bridge --submit-url URL [--tick-seconds 2] [--port N]
+
+The bridge runs on the local cloud's server kit: its loop is the server's background work,
+and GET /healthz answers 503 once the loop has died (the error is in its log).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -23,10 +25,10 @@ import urllib.error
 import urllib.request
 import uuid
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from localcloud.ports import stop_on_signals
+from localcloud.serving import LocalServer
+from localcloud.serving.command import command_line, serve
 
 log = logging.getLogger("localcloud.bridge")
 
@@ -73,7 +75,7 @@ def deliver(submit_url: str, resource: dict[str, Any]) -> bool:
     )
     try:
         with urllib.request.urlopen(request, timeout=300) as response:
-            return 200 <= response.status < 300
+            return bool(200 <= response.status < 300)
     except urllib.error.HTTPError as exc:
         log.warning("submit answered %s for %s; will retry", exc.code, resource["name"])
     except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
@@ -81,29 +83,46 @@ def deliver(submit_url: str, resource: dict[str, Any]) -> bool:
     return False
 
 
-class Bridge:
-    def __init__(self, submit_url: str, tick_seconds: float) -> None:
+class Bridge(LocalServer):
+    """Finalized events for new objects of the input bucket, and scheduler ticks.
+
+    Reads GOOGLE_CLOUD_PROJECT, BATCHLINE_INPUT_BUCKET and BATCHLINE_TICK_TOPIC; the storage
+    and Pub/Sub clients find their emulators through STORAGE_EMULATOR_HOST and
+    PUBSUB_EMULATOR_HOST.
+    """
+
+    name = "bridge"
+
+    def __init__(
+        self, submit_url: str, tick_seconds: float, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
         from google.auth.credentials import AnonymousCredentials
         from google.cloud import pubsub_v1, storage
 
+        super().__init__(host, port)
         self.submit_url = submit_url
         self.tick_seconds = tick_seconds
         self.bucket = os.environ["BATCHLINE_INPUT_BUCKET"]
         project = os.environ["GOOGLE_CLOUD_PROJECT"]
-        self.storage = storage.Client(project=project, credentials=AnonymousCredentials())
+        self.storage = storage.Client(
+            project=project,
+            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        )
         self.publisher = pubsub_v1.PublisherClient()
         self.tick_topic = self.publisher.topic_path(project, os.environ["BATCHLINE_TICK_TOPIC"])
         self.delivered: set[tuple[str, int]] = set()
-        self.stop = threading.Event()
 
-    def run(self) -> None:
+    def on_start(self) -> None:
+        self.start_worker(self.run)
+
+    def run(self, stop: threading.Event) -> None:
         next_tick = time.monotonic()
-        while not self.stop.is_set():
+        while not stop.is_set():
             self.deliver_new_objects()
             if time.monotonic() >= next_tick:
                 self.publisher.publish(self.tick_topic, b"{}", source="localcloud.bridge")
                 next_tick = time.monotonic() + self.tick_seconds
-            self.stop.wait(0.3)
+            stop.wait(0.3)
 
     def deliver_new_objects(self) -> None:
         for blob in self.storage.list_blobs(self.bucket):
@@ -115,32 +134,12 @@ class Bridge:
                 log.info("delivered finalized %s#%s", blob.name, blob.generation)
 
 
-class _Health(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(200 if self.path == "/healthz" else 404)
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m localcloud.bridge", description=__doc__)
+    parser = command_line("python -m localcloud.bridge", __doc__ or "")
     parser.add_argument("--submit-url", required=True)
     parser.add_argument("--tick-seconds", type=float, default=2.0)
-    parser.add_argument("--health-port", type=int, default=0)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout)
-    bridge = Bridge(args.submit_url, args.tick_seconds)
-    health = ThreadingHTTPServer(("127.0.0.1", args.health_port), _Health)
-    threading.Thread(target=health.serve_forever, daemon=True).start()
-    bridge.stop = stop_on_signals()
-    try:
-        bridge.run()
-    finally:
-        health.shutdown()
-    return 0
+    return serve(lambda: Bridge(args.submit_url, args.tick_seconds, args.host, args.port))
 
 
 if __name__ == "__main__":

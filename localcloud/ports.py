@@ -1,14 +1,11 @@
-"""Small helpers shared by the emulators and the local stack."""
+"""Ports and readiness: what the local stack and the tests need to find a running service."""
 
 from __future__ import annotations
 
-import signal
 import socket
-import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 
 
 def free_port() -> int:
@@ -32,25 +29,3 @@ def wait_until_healthy(url: str, timeout: float = 30.0) -> None:
             last_error = str(exc)
         time.sleep(0.05)
     raise TimeoutError(f"{url} not healthy after {timeout:.0f}s: {last_error}")
-
-
-def stop_on_signals(on_signal: Callable[[str], None] | None = None) -> threading.Event:
-    """An event that SIGTERM or SIGINT sets: installed before a service starts, so that
-    `batchline local down` (and Ctrl-C) always stop it cleanly. `on_signal` gets the
-    signal's name, for the service to log in its own format."""
-    stop = threading.Event()
-
-    def request_stop(signum: int, _frame: object) -> None:
-        if on_signal is not None:
-            on_signal(signal.Signals(signum).name)
-        stop.set()
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, request_stop)
-    return stop
-
-
-def wait_for(stop: threading.Event) -> None:
-    """Block until `stop` is set, waking up regularly so signals are handled promptly."""
-    while not stop.wait(0.5):
-        pass

@@ -299,7 +299,7 @@ def up(*, state_seconds: float = 0.0, tick_seconds: float = 2.0) -> StackState:
                 state.services["submit"].url,
                 "--tick-seconds",
                 str(tick_seconds),
-                "--health-port",
+                "--port",
                 str(bridge_port),
             ),
             {**state.environment, "BATCHLINE_TICK_TOPIC": TICK_TOPIC},

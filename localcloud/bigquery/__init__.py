@@ -1,5 +1,17 @@
 """A local BigQuery emulator: the REST v2 surface google-cloud-bigquery uses, on DuckDB.
 
+What the folder holds: `server` (the REST paths and uploads, on the local cloud's server
+kit, and its 429/500/502/503 faults), `service` (the facade the server calls) over one
+module per REST resource: `datasets`, `tables`, `tabledata`, `jobs` (with `loads` and
+`queries`, the jobs that run, and the query results); `rest` (what the resources share:
+context, etags, times, pages), `store` (DuckDB storage and metadata), `schema` (fields and
+types), `row_values` (row values in and out), `sql` (GoogleSQL to DuckDB), `uploads` (media
+uploads), `conformance` (bodies checked against the v2 discovery document), `errors`, and
+`__main__` (`python -m`).
+What it may import: `localcloud.serving`, duckdb, sqlglot, google-cloud-storage (load
+sources), google-api-python-client's bundled discovery document; never the Vertex AI
+emulator, the bridge, the stack or the CLI.
+
 Start it with `python -m localcloud.bigquery --port 9050 [--database FILE]`, or in-process
 with `BigQueryEmulator(port=0).start()`; point the client at it with
 `client_options={"api_endpoint": emulator.url}` and AnonymousCredentials (the client also

@@ -6,23 +6,14 @@ status to pick the exception class, so both must be what BigQuery sends.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-# The canonical Google status name BigQuery sends with each HTTP status.
-_STATUS_NAMES: dict[int, str] = {
-    400: "INVALID_ARGUMENT",
-    403: "PERMISSION_DENIED",
-    404: "NOT_FOUND",
-    409: "ALREADY_EXISTS",
-    412: "FAILED_PRECONDITION",
-    429: "RESOURCE_EXHAUSTED",
-    500: "INTERNAL",
-    501: "UNIMPLEMENTED",
-    503: "UNAVAILABLE",
-}
+from localcloud.serving import ServiceError
+from localcloud.serving.errors import canonical_status
 
 
-class BigQueryError(Exception):
+class BigQueryError(ServiceError):
     """An error BigQuery reports: becomes a JSON error answer or a job's errorResult."""
 
     def __init__(
@@ -39,7 +30,11 @@ class BigQueryError(Exception):
         self.reason = reason
         self.message = message
         self.location = location
-        self.status = status or _STATUS_NAMES.get(code, "UNKNOWN")
+        self.status = status or canonical_status(code)
+
+    @property
+    def http_status(self) -> int:
+        return self.code
 
     def error_proto(self) -> dict[str, Any]:
         """The ErrorProto form used in job status and response `errors` lists."""
@@ -85,3 +80,11 @@ def unsupported(message: str) -> BigQueryError:
     return BigQueryError(
         400, "invalid", f"{message} (not supported by the local BigQuery emulator)"
     )
+
+
+class JobFailed(Exception):
+    """A job that ran and failed: its ErrorProtos, the first being the errorResult."""
+
+    def __init__(self, errors: Sequence[dict[str, Any]]) -> None:
+        super().__init__(errors[0].get("message", ""))
+        self.errors = list(errors)

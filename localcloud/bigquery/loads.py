@@ -1,8 +1,10 @@
-"""Load job input: the files (from Cloud Storage or an upload) and their NDJSON rows.
+"""Load jobs: their input (files from Cloud Storage or an upload, NDJSON rows) and the run.
 
 gs:// objects are read with google-cloud-storage from the Cloud Storage emulator named by
 STORAGE_EMULATOR_HOST; without it a gs:// load fails (this emulator never reaches Google).
 Rows are checked against the schema as BigQuery checks them, with its error wording.
+`LoadJobs` runs a load job: the destination's create and write dispositions, the schema
+(given, the table's, or autodetected), maxBadRecords, and all rows or none.
 """
 
 from __future__ import annotations
@@ -11,12 +13,31 @@ import fnmatch
 import gzip
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from localcloud.bigquery.errors import BigQueryError, invalid, not_found
-from localcloud.bigquery.schema import Field, RowError, coerce_row
+from localcloud.bigquery.datasets import Datasets
+from localcloud.bigquery.errors import (
+    BigQueryError,
+    JobFailed,
+    duplicate,
+    invalid,
+    not_found,
+    unsupported,
+)
+from localcloud.bigquery.jobs import ErrorProtos
+from localcloud.bigquery.rest import (
+    CREATE_DISPOSITIONS,
+    WRITE_DISPOSITIONS,
+    ResourceContext,
+    disposition,
+    same_schema,
+)
+from localcloud.bigquery.row_values import RowError, coerce_row
+from localcloud.bigquery.schema import Field, infer_fields
+from localcloud.bigquery.sql import TableName
+from localcloud.bigquery.tables import Tables, table_fields
 
 # The name BigQuery gives an uploaded file in its error locations.
 UPLOAD_LOCATION = "file-00000000"
@@ -161,3 +182,104 @@ def too_many_errors(checked: CheckedRows, location: str, max_bad_records: int) -
         " details.",
         location=location,
     )
+
+
+class LoadJobs:
+    """The runner of load jobs."""
+
+    def __init__(
+        self,
+        context: ResourceContext,
+        datasets: Datasets,
+        tables: Tables,
+        read_sources: Callable[[Sequence[str], str], list[SourceFile]] = read_gcs_sources,
+    ) -> None:
+        self.store = context.store
+        self._datasets = datasets
+        self._tables = tables
+        self._read_sources = read_sources
+
+    def __call__(self, project: str, job: dict[str, Any], upload: bytes | None) -> ErrorProtos:
+        config = job["configuration"]["load"]
+        source_format = str(config.get("sourceFormat") or "CSV").upper()
+        if source_format != "NEWLINE_DELIMITED_JSON":
+            raise unsupported(f"Load jobs with sourceFormat {source_format}")
+        destination = config.get("destinationTable") or {}
+        if not destination.get("datasetId") or not destination.get("tableId"):
+            raise invalid("Load configuration must specify a destination table")
+        name = TableName(
+            str(destination.get("projectId") or project),
+            str(destination["datasetId"]),
+            str(destination["tableId"]),
+        )
+        create = disposition(config, "createDisposition", "CREATE_IF_NEEDED", CREATE_DISPOSITIONS)
+        write = disposition(config, "writeDisposition", "WRITE_APPEND", WRITE_DISPOSITIONS)
+        if upload is None:
+            uris = [str(uri) for uri in config.get("sourceUris") or []]
+            if not uris:
+                raise invalid("Load configuration must specify source URIs")
+            sources = self._read_sources(uris, project)
+            location = uris[0]
+        else:
+            sources = [SourceFile(UPLOAD_LOCATION, upload)]
+            location = UPLOAD_LOCATION
+
+        dataset = self._datasets.get_dataset(name.project, name.dataset)
+        existing = self.store.get_table(name)
+        lines = list(json_lines(sources))
+        given = table_fields(config)
+        autodetected: tuple[Field, ...] = ()
+        if config.get("autodetect"):
+            autodetected = infer_fields(line.value for line in lines if line.value is not None)
+        replace_schema = False
+        if existing is None:
+            if create == "CREATE_NEVER":
+                raise not_found(f"Table {name.api_id}")
+            fields = given or autodetected
+        else:
+            fields = table_fields(existing)
+            if given and not same_schema(given, fields):
+                if write != "WRITE_TRUNCATE" and fields:
+                    raise invalid(
+                        f"Provided Schema does not match Table {name.api_id}. Use"
+                        " WRITE_TRUNCATE to replace the schema."
+                    )
+                fields, replace_schema = given, True
+            elif not fields:
+                fields, replace_schema = autodetected, True
+            if write == "WRITE_EMPTY" and self.store.count_rows(name):
+                raise duplicate(f"Table {name.api_id}")
+        if not fields:
+            raise invalid("No schema specified on job or table.")
+
+        checked = check_rows(
+            lines, fields, ignore_unknown_values=bool(config.get("ignoreUnknownValues"))
+        )
+        max_bad = int(config.get("maxBadRecords") or 0)
+        if checked.bad_count > max_bad:
+            raise JobFailed(
+                [too_many_errors(checked, location, max_bad).error_proto(), *checked.errors]
+            )
+
+        with self.store.transaction():
+            if existing is None:
+                resource = self._tables.create_job_destination(
+                    name, fields, config, dataset, config.get("destinationTableProperties")
+                )
+            else:
+                resource = existing
+                if replace_schema:
+                    resource["schema"] = {"fields": [field.api_repr() for field in fields]}
+                    self.store.replace_data_table(name, fields)
+                elif write == "WRITE_TRUNCATE":
+                    self.store.delete_rows(name)
+            self.store.insert_rows(name, fields, checked.rows)
+            self._tables.touch_table(name, resource)
+
+        job["statistics"]["load"] = {
+            "inputFiles": str(len(sources)),
+            "inputFileBytes": str(sum(len(source.data) for source in sources)),
+            "outputRows": str(len(checked.rows)),
+            "badRecords": str(checked.bad_count),
+        }
+        return checked.errors

@@ -1,5 +1,13 @@
 """Vertex AI batch prediction emulator: Gemini batch jobs offline, for the local cloud and tests.
 
+What the folder holds: `server` (the HTTP routes, on the local cloud's server kit, and the
+fault settings on its fault queue), `jobs` (the jobs and their life cycle), `rows` (input
+lines parsed, requests echoed), `model` and `schema_values` (the deterministic model),
+`filters` (list filters), `gcs` (input and output in Cloud Storage), `config` (settings and
+faults), `errors` (Google's error JSON), `logs`, and `__main__` (`python -m`).
+What it may import: `localcloud.serving`, google-cloud-aiplatform's message types, protobuf
+and google-cloud-storage; never the BigQuery emulator, the bridge, the stack or the CLI.
+
 Start it
     python -m localcloud.vertex --port 9010        (SIGTERM or Ctrl-C stop it cleanly)
     with VertexEmulator(port=0) as emulator: ...   (in-process; emulator.url is the endpoint)
@@ -44,7 +52,8 @@ What it covers
   (promptFeedback.blockReason SAFETY, no candidates).
 - Fault injection (constructor `faults=Faults(...)`, environment VERTEX_EMULATOR_<FIELD>, or
   POST /admin/faults with a JSON object of fields; GET /admin/faults shows them,
-  POST /admin/reset forgets all jobs and restores the starting faults):
+  DELETE /admin/faults sets the injected-error counters to 0, POST /admin/reset forgets all
+  jobs and restores the starting faults):
     ROW_FAILURE_RATE (0..1, fixed rows per input), FAIL_JOBS (true/false), FAIL_LABEL (a job
     with this label set to "true" fails; default emulator-fail), CREATE_429, CREATE_503,
     GET_429, GET_503 (answers to inject, one used per call), CREATE_PROVISIONING (creates

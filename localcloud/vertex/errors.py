@@ -6,18 +6,14 @@ import http
 import json
 from typing import Any
 
+from localcloud.serving import GoogleError
 
-class ApiError(Exception):
+
+class ApiError(GoogleError):
     """An error answer: HTTP code, canonical status name and a message for people."""
 
-    def __init__(self, http_code: int, status: str, message: str) -> None:
-        super().__init__(message)
-        self.http_code = http_code
-        self.status = status
-        self.message = message
-
     def body(self) -> dict[str, Any]:
-        return {"error": {"code": self.http_code, "message": self.message, "status": self.status}}
+        return self.response_body()
 
     def row_status(self) -> str:
         """The text the batch service writes in an output row's `status` for this error."""

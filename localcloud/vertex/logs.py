@@ -1,19 +1,14 @@
-"""One JSON object per log line (severity, message, fields), as Cloud Logging reads them."""
+"""The emulator's log lines: `log("INFO", "job created", job=...)`, JSON as Cloud Logging reads."""
 
 from __future__ import annotations
 
-import json
 import logging
-import traceback
 from typing import Any
+
+from localcloud.serving.logs import write
 
 logger = logging.getLogger("localcloud.vertex")
 
-_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING}
-
 
 def log(severity: str, message: str, *, error: BaseException | None = None, **fields: Any) -> None:
-    record: dict[str, Any] = {"severity": severity, "message": message, **fields}
-    if error is not None:
-        record["stack_trace"] = "".join(traceback.format_exception(error))
-    logger.log(_LEVELS.get(severity, logging.ERROR), json.dumps(record))
+    write(logger, severity, message, error=error, stacklevel=2, **fields)

@@ -1,5 +1,6 @@
-"""`python -m localcloud.vertex`: starts fast, reads its faults from the environment, answers
-health and admin calls, logs one JSON line per request, and stops cleanly on a signal."""
+"""`python -m localcloud.vertex`: becomes healthy, reads its faults from the environment,
+answers health and admin calls, logs one JSON line per request, and stops cleanly on a signal.
+(How fast it becomes healthy is measured in bench/emulators.py.)"""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -35,7 +35,6 @@ def test_module_runs_answers_and_stops_on_a_signal(stop_signal: signal.Signals) 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "VERTEX_EMULATOR_ROW_FAILURE_RATE": "0.25", "VERTEX_EMULATOR_GET_503": "1"}
-    started = time.monotonic()
     process = subprocess.Popen(
         [sys.executable, "-m", "localcloud.vertex", "--port", str(port)],
         stdout=subprocess.PIPE,
@@ -44,8 +43,7 @@ def test_module_runs_answers_and_stops_on_a_signal(stop_signal: signal.Signals) 
         text=True,
     )
     try:
-        wait_until_healthy(f"{url}/healthz", timeout=10)
-        ready_after = time.monotonic() - started
+        wait_until_healthy(f"{url}/healthz", timeout=60)
         job_url = f"{url}/v1/projects/p/locations/us-central1/batchPredictionJobs/42"
 
         faults = call(f"{url}/admin/faults")[1]
@@ -59,7 +57,6 @@ def test_module_runs_answers_and_stops_on_a_signal(stop_signal: signal.Signals) 
         process.send_signal(stop_signal)
         stdout, stderr = process.communicate(timeout=10)
 
-    assert ready_after < 2.0
     assert (faults["row_failure_rate"], faults["get_503"]) == (0.25, 1)
     assert unavailable[0] == 503 and unavailable[1]["error"]["status"] == "UNAVAILABLE"
     assert missing[0] == 404 and missing[1]["error"]["status"] == "NOT_FOUND"

@@ -6,9 +6,10 @@ import pytest
 from google.resumable_media._upload import construct_multipart_request
 
 from localcloud.bigquery.errors import BigQueryError
-from localcloud.bigquery.server import Fault, FaultInjector
-from localcloud.bigquery.service import InsertIdCache
+from localcloud.bigquery.rest import InsertIdCache
+from localcloud.bigquery.server import Fault
 from localcloud.bigquery.uploads import ResumableUploads, parse_multipart_related
+from localcloud.serving import FaultQueue
 
 pytestmark = pytest.mark.unit
 
@@ -31,21 +32,21 @@ def test_insert_ids_are_remembered_per_table_within_the_window() -> None:
 
 
 def test_faults_are_consumed_in_order() -> None:
-    injector = FaultInjector([Fault(503, 2), Fault(429, 1, reason="quotaExceeded")])
-    taken = [injector.take() for _ in range(4)]
-    assert [(e.code, e.reason) for e in taken if e is not None] == [
+    queue = FaultQueue([Fault(503, 2).injected(), Fault(429, 1, reason="quotaExceeded").injected()])
+    taken = [queue.take("bigquery.datasets.get") for _ in range(4)]
+    assert [(e.code, e.reason) for e in taken if isinstance(e, BigQueryError)] == [
         (503, "backendError"),
         (503, "backendError"),
         (429, "quotaExceeded"),
     ]
     assert taken[3] is None
-    assert injector.pending() == []
+    assert queue.pending() == []
 
 
-@pytest.mark.parametrize("fault", [Fault(418), Fault(503, 0)])
-def test_impossible_faults_are_refused(fault: Fault) -> None:
+@pytest.mark.parametrize(("status", "count"), [(418, 1), (503, 0)])
+def test_impossible_faults_are_refused(status: int, count: int) -> None:
     with pytest.raises(ValueError):
-        FaultInjector([fault])
+        Fault(status, count)
 
 
 def test_multipart_upload_is_split_as_the_client_builds_it() -> None:

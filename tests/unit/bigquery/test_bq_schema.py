@@ -9,12 +9,9 @@ import duckdb
 import pytest
 
 from localcloud.bigquery.errors import BigQueryError
+from localcloud.bigquery.row_values import RowError, TimestampFormat, coerce_row, encode_row
 from localcloud.bigquery.schema import (
     Field,
-    RowError,
-    TimestampFormat,
-    coerce_row,
-    encode_row,
     fields_from_duckdb,
     infer_fields,
     parse_fields,
