@@ -7,7 +7,8 @@ import json
 import pytest
 
 from localcloud.vertex.errors import ApiError, invalid_argument
-from localcloud.vertex.rows import echo_with_nulls, parse_line, parse_request, part_keys_of
+from localcloud.vertex.echo import echo_with_nulls, part_keys_of
+from localcloud.vertex.rows import parse_line, parse_request
 
 pytestmark = pytest.mark.unit
 
