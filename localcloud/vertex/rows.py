@@ -9,7 +9,6 @@ any letter case (`"type": "object"` in a response schema).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Any, cast
@@ -33,7 +32,6 @@ class ParsedRow:
     raw_request: Any  # what the line held under "request" (None when the line was not JSON)
     request: aiplatform_v1.GenerateContentRequest | None
     error: ApiError | None
-    previous_output: bool = False  # a failed or unanswered line of an earlier job's output
 
     def canonical_request(self) -> dict[str, Any] | None:
         """The request as lowerCamelCase JSON with only the fields that are set."""
@@ -80,10 +78,6 @@ class InputPlan:
     copied: list[str]  # completed lines of an earlier output, verbatim
     to_answer: list[ParsedRow]  # in input order
 
-    @property
-    def resumed(self) -> bool:
-        return bool(self.copied) or any(row.previous_output for row in self.to_answer)
-
 
 def plan_input(lines: list[str]) -> InputPlan:
     """Sort the input's non-blank lines (numbered from 1 across its files)."""
@@ -95,18 +89,20 @@ def plan_input(lines: list[str]) -> InputPlan:
         except json.JSONDecodeError:
             to_answer.append(parse_line(number, line))
             continue
-        if not _is_output_line(document):
-            to_answer.append(parse_document(number, line, document))
-        elif not document.get("status") and isinstance(document.get("response"), dict):
+        if _completed_output(document):
             copied.append(line)
-        else:
-            row = parse_document(number, line, document)
-            to_answer.append(dataclasses.replace(row, previous_output=True))
+        else:  # an input line, or a failed or unanswered line of an earlier output
+            to_answer.append(parse_document(number, line, document))
     return InputPlan(len(lines), copied, to_answer)
 
 
-def _is_output_line(document: Any) -> bool:
-    return isinstance(document, dict) and ("status" in document or "response" in document)
+def _completed_output(document: Any) -> bool:
+    """A completed line of an earlier job's output: an empty status and a response."""
+    return (
+        isinstance(document, dict)
+        and not document.get("status")
+        and isinstance(document.get("response"), dict)
+    )
 
 
 def parse_request(raw_request: dict[str, Any]) -> aiplatform_v1.GenerateContentRequest:

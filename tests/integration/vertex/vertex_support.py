@@ -127,11 +127,15 @@ class BatchRunner:
 
     def output_lines(self, job: aiplatform_v1.BatchPredictionJob) -> list[dict[str, Any]]:
         """Every line of every *.jsonl in the job's output directory, in file order."""
+        return [json.loads(line) for line in self.output_text(job)]
+
+    def output_text(self, job: aiplatform_v1.BatchPredictionJob) -> list[str]:
+        """The raw lines of every *.jsonl in the job's output directory, in file order."""
         directory = job.output_info.gcs_output_directory
         assert directory.startswith(f"gs://{self.bucket.name}/")
         prefix = directory.removeprefix(f"gs://{self.bucket.name}/") + "/"
-        lines: list[dict[str, Any]] = []
+        lines: list[str] = []
         for blob in self.bucket.client.list_blobs(self.bucket, prefix=prefix):
             if blob.name.endswith(".jsonl"):
-                lines += [json.loads(line) for line in blob.download_as_text().splitlines()]
+                lines += blob.download_as_text().splitlines()
         return lines
