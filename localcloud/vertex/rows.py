@@ -10,6 +10,7 @@ any letter case (`"type": "object"` in a response schema).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -21,6 +22,8 @@ from localcloud.vertex.errors import ApiError, invalid_argument, unknown_field
 
 _REQUEST_DESCRIPTOR: Descriptor = aiplatform_v1.GenerateContentRequest.pb().DESCRIPTOR
 _ROLES = frozenset({"", "user", "model"})
+MAX_REQUEST_LABELS = 64
+MAX_LABEL_CHARACTERS = 63
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,7 @@ def parse_request(raw_request: dict[str, Any]) -> aiplatform_v1.GenerateContentR
 
 def _check_request(request: aiplatform_v1.GenerateContentRequest) -> None:
     """The checks the service makes beyond the JSON schema."""
+    _check_labels(request.labels)
     if not request.contents:
         raise invalid_argument(
             "Unable to submit request because it must include at least one contents field."
@@ -169,6 +173,20 @@ def _check_request(request: aiplatform_v1.GenerateContentRequest) -> None:
         )
     if config.HasField("max_output_tokens") and config.max_output_tokens < 1:
         raise invalid_argument("generationConfig.maxOutputTokens must be at least 1.")
+
+
+def _check_labels(labels: Mapping[str, str]) -> None:
+    """ "Add labels to API calls": at most 64 labels, keys and values up to 63 characters."""
+    if len(labels) > MAX_REQUEST_LABELS:
+        raise invalid_argument(
+            f"A request may have at most {MAX_REQUEST_LABELS} labels, not {len(labels)}."
+        )
+    for key, value in labels.items():
+        if not key or len(key) > MAX_LABEL_CHARACTERS or len(value) > MAX_LABEL_CHARACTERS:
+            raise invalid_argument(
+                f'Label "{key}": keys are 1 to {MAX_LABEL_CHARACTERS} characters, values up to '
+                f"{MAX_LABEL_CHARACTERS}."
+            )
 
 
 def _forgive(value: Any, descriptor: Descriptor, path: str = "") -> Any:

@@ -56,6 +56,11 @@ def test_snake_case_camel_case_and_lower_case_enum_names_are_accepted() -> None:
         ({"contents": []}, "contents"),
         ({"contents": [{"role": "user", "parts": []}]}, "parts"),
         ({"contents": [{"role": "robot", "parts": [{"text": "x"}]}]}, "robot"),
+        (  # "Add labels to API calls": at most 64 labels of 63 characters
+            {"contents": [{"parts": [{"text": "x"}]}], "labels": {f"k{n}": "v" for n in range(65)}},
+            "at most 64 labels",
+        ),
+        ({"contents": [{"parts": [{"text": "x"}]}], "labels": {"k": "v" * 64}}, "63"),
         ({"contents": [{"parts": [{"text": "a", "fileData": {"fileUri": "gs://b/x"}}]}]}, "data"),
         ({"contents": [{"parts": [{"fileData": {"fileUri": "gs://b/x"}}]}]}, "mimeType"),
         (
