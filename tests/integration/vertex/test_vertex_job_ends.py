@@ -59,28 +59,27 @@ def test_a_job_ended_part_way_exports_its_completed_rows_in_every_state(
     assert sorted(echoed_texts(line)[0] for line in output) == sorted(PROMPTS[:4])
 
 
-def test_a_share_of_the_rows_can_be_completed_instead_of_a_number(
-    batch: BatchRunner, vertex_emulator: VertexEmulator
+@pytest.mark.parametrize(
+    ("state", "fraction", "stats"),
+    [("job_state_expired", 0.3, (3, 0, 7)), ("FAILED", 0.0, (0, 0, 10))],
+)
+def test_a_share_of_the_rows_can_be_completed_and_no_row_means_no_output(
+    batch: BatchRunner,
+    vertex_emulator: VertexEmulator,
+    state: str,
+    fraction: float,
+    stats: tuple[int, int, int],
 ) -> None:
-    vertex_emulator.set_faults(end_early_state="job_state_expired", end_early_after_fraction=0.3)
+    vertex_emulator.set_faults(end_early_state=state, end_early_after_fraction=fraction)
 
     job = batch.run(text_lines(*PROMPTS))
 
-    assert job.state == JobState.JOB_STATE_EXPIRED
-    assert stats_of(job) == (3, 0, 7)
-    assert len(batch.output_lines(job)) == 3
-
-
-def test_a_job_ended_before_its_first_row_exports_nothing(
-    batch: BatchRunner, vertex_emulator: VertexEmulator
-) -> None:
-    vertex_emulator.set_faults(end_early_state="FAILED", end_early_after_fraction=0.0)
-
-    job = batch.run(text_lines(*PROMPTS))
-
-    assert job.state == JobState.JOB_STATE_FAILED
-    assert stats_of(job) == (0, 0, 10)
-    assert job.output_info.gcs_output_directory == ""
+    assert job.state.name == f"JOB_STATE_{state.upper().removeprefix('JOB_STATE_')}"
+    assert stats_of(job) == stats
+    if stats[0]:
+        assert len(batch.output_lines(job)) == stats[0]
+    else:  # a job that completed no row exports nothing
+        assert job.output_info.gcs_output_directory == ""
 
 
 def test_a_job_pending_past_the_queue_limit_expires_and_exports_nothing(
