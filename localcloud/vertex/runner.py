@@ -125,6 +125,8 @@ class JobRunner:
         faults = self._faults()
         expires = faults.pending_seconds > faults.max_pending_seconds
         if not self._wait(record, min(faults.pending_seconds, faults.max_pending_seconds)):
+            if not record.cancel_requested:
+                return None  # the emulator is stopping: leave the job as it is
             return self._end_unstarted(record, JobState.JOB_STATE_CANCELLED)
         if expires:
             return self._end_unstarted(record, JobState.JOB_STATE_EXPIRED)
