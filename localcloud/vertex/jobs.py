@@ -1,48 +1,29 @@
-"""Batch prediction jobs: validation at create, the store, and the background run of each job."""
+"""Batch prediction jobs: validation at create, the store, get, list, cancel and delete."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 import hashlib
 import json
 import random
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, cast
 
 from google.cloud import aiplatform_v1
 from google.protobuf import json_format
-from google.rpc import status_pb2
 
 from localcloud.vertex.config import Faults, ModelCatalog
-from localcloud.vertex.errors import (
-    ApiError,
-    failed_precondition,
-    internal,
-    invalid_argument,
-    not_found,
-)
+from localcloud.vertex.errors import failed_precondition, invalid_argument, not_found
 from localcloud.vertex.filters import parse_filter
-from localcloud.vertex.gcs import JobStorage, ObjectPath, StorageProblem
+from localcloud.vertex.gcs import JobStorage
 from localcloud.vertex.logs import log
-from localcloud.vertex.model import BuiltinModel
-from localcloud.vertex.rows import ParsedRow, echo_with_nulls, parse_line, part_keys_of
+from localcloud.vertex.runner import TERMINAL_STATES, JobRecord, JobRunner, JobState, utc_now
 
-JobState = aiplatform_v1.JobState
-TERMINAL_STATES = frozenset(
-    {
-        JobState.JOB_STATE_SUCCEEDED,
-        JobState.JOB_STATE_FAILED,
-        JobState.JOB_STATE_CANCELLED,
-        JobState.JOB_STATE_EXPIRED,
-        JobState.JOB_STATE_PARTIALLY_SUCCEEDED,
-    }
-)
-MAX_REQUESTS_PER_JOB = 200_000
+__all__ = ["TERMINAL_STATES", "JobService", "project_number"]
+
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 
@@ -68,13 +49,6 @@ _OUTPUT_ONLY_FIELDS = (
     "satisfies_pzs",
     "satisfies_pzi",
 )
-_CODE_CANCELLED = 1
-_CODE_INVALID_ARGUMENT = 3
-_CODE_INTERNAL = 13
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def project_number(project: str) -> str:
@@ -83,24 +57,6 @@ def project_number(project: str) -> str:
         return project
     digest = int(hashlib.sha256(project.encode()).hexdigest(), 16)
     return str(100_000_000_000 + digest % 900_000_000_000)
-
-
-@dataclass
-class JobRecord:
-    """One job and what its background run needs; `job` is guarded by the service lock."""
-
-    project: str  # as the caller named it (id or number): the storage client's project
-    location: str
-    job_id: str
-    job: aiplatform_v1.BatchPredictionJob
-    wake: threading.Event = field(default_factory=threading.Event)
-    cancel_requested: bool = False
-
-
-@dataclass
-class RowOutcome:
-    line: dict[str, Any]
-    succeeded: bool
 
 
 class JobService:
@@ -123,12 +79,13 @@ class JobService:
         self._threads: list[threading.Thread] = []
         self._rng = random.Random()
         self._stopping = threading.Event()
+        self._runner = JobRunner(self._lock, faults, self._stopping, self._storage)
 
     # ----- the API -----
 
     def create(self, project: str, location: str, body: bytes) -> aiplatform_v1.BatchPredictionJob:
         job = _parse_job(body)
-        self._validate(job, location)
+        model_id = self._validate(job, location)
         now = utc_now()
         with self._lock:
             job_id = str(self._rng.randrange(10**18, 10**19))
@@ -138,11 +95,11 @@ class JobService:
             job.state = JobState(JobState.JOB_STATE_PENDING)
             job.create_time = now
             job.update_time = now
-            record = JobRecord(project, location, job_id, job)
+            record = JobRecord(project, location, job_id, job, model_id)
             self._jobs[self._key(project, location, job_id)] = record
             snapshot = _copy(job)
             thread = threading.Thread(
-                target=self._run, args=(record,), name=f"vertex-job-{job_id}", daemon=True
+                target=self._runner.run, args=(record,), name=f"vertex-job-{job_id}", daemon=True
             )
             self._threads = [*(alive for alive in self._threads if alive.is_alive()), thread]
         thread.start()
@@ -268,7 +225,8 @@ class JobService:
 
     # ----- validation at create -----
 
-    def _validate(self, job: aiplatform_v1.BatchPredictionJob, location: str) -> None:
+    def _validate(self, job: aiplatform_v1.BatchPredictionJob, location: str) -> str:
+        """Refuses a job the service would refuse; returns its model id."""
         if not job.display_name:
             raise invalid_argument("BatchPredictionJob.display_name is required.")
         if not job.model:
@@ -320,204 +278,7 @@ class JobService:
                     f'Label value "{value}" of key "{key}" is invalid: up to 63 characters, '
                     "lowercase letters, digits, underscores and dashes."
                 )
-
-    # ----- the background run -----
-
-    def _run(self, record: JobRecord) -> None:
-        try:
-            self._run_phases(record)
-        except StorageProblem as problem:
-            self._finish(
-                record, JobState.JOB_STATE_FAILED, _status(_CODE_INVALID_ARGUMENT, problem)
-            )
-        except Exception as exc:  # a bug here must not leave the job RUNNING for ever
-            log("ERROR", "job crashed", error=exc, job=record.job.name)
-            self._finish(record, JobState.JOB_STATE_FAILED, _status(_CODE_INTERNAL, exc))
-
-    def _run_phases(self, record: JobRecord) -> None:
-        if not self._wait(record, self._faults().pending_seconds):
-            return self._finish_cancelled(record)
-        self._set_state(record, JobState.JOB_STATE_RUNNING, start=True)
-        storage = self._storage(record.project)
-        paths = [
-            path for uri in record.job.input_config.gcs_source.uris for path in storage.expand(uri)
-        ]
-        lines = [
-            line for path in paths for line in storage.read_text(path).splitlines() if line.strip()
-        ]
-        if len(lines) > MAX_REQUESTS_PER_JOB:
-            raise StorageProblem(
-                f"The input holds {len(lines)} requests; a job takes at most {MAX_REQUESTS_PER_JOB}."
-            )
-        if not self._wait(record, self._faults().running_seconds):
-            return self._finish_cancelled(record, incomplete=len(lines))
-        faults = self._faults()
-        fail_job = faults.fail_jobs or record.job.labels.get(faults.fail_label) == "true"
-        parsed = [parse_line(number, line) for number, line in enumerate(lines, start=1)]
-        attempted = parsed[: len(parsed) // 2] if fail_job else parsed
-        outcomes = self._predict(record, storage, attempted, faults)
-        directory = self._write_output(record, storage, outcomes)
-        stats = aiplatform_v1.CompletionStats(
-            successful_count=sum(outcome.succeeded for outcome in outcomes),
-            failed_count=sum(not outcome.succeeded for outcome in outcomes),
-            incomplete_count=len(parsed) - len(outcomes),
-        )
-        with self._lock:
-            record.job.completion_stats = stats
-            record.job.output_info = aiplatform_v1.BatchPredictionJob.OutputInfo(
-                gcs_output_directory=directory
-            )
-        if record.cancel_requested:
-            return self._finish_cancelled(record)
-        if fail_job:
-            error = internal("Internal error occurred (injected by the Vertex AI emulator).")
-            return self._finish(record, JobState.JOB_STATE_FAILED, _status(_CODE_INTERNAL, error))
-        return self._finish(record, JobState.JOB_STATE_SUCCEEDED, None)
-
-    def _predict(
-        self, record: JobRecord, storage: JobStorage, rows: list[ParsedRow], faults: Faults
-    ) -> list[RowOutcome]:
-        model = BuiltinModel(_model_id(record.job.model), faults.block_marker)
-        part_keys: set[str] = set()
-        for row in rows:
-            canonical = row.canonical_request()
-            if canonical is not None:
-                part_keys |= part_keys_of(canonical)
-        file_sizes: dict[str, int | None] = {}
-        outcomes = []
-        for row in rows:
-            outcomes.append(
-                _row_outcome(row, model, storage, file_sizes, faults, frozenset(part_keys))
-            )
-        return outcomes
-
-    def _write_output(
-        self, record: JobRecord, storage: JobStorage, outcomes: list[RowOutcome]
-    ) -> str:
-        stamp = utc_now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        prefix = record.job.output_config.gcs_destination.output_uri_prefix.rstrip("/")
-        directory = f"{prefix}/prediction-model-{stamp}"
-        lines = [json.dumps(outcome.line, ensure_ascii=False) for outcome in outcomes]
-        storage.write_text(
-            ObjectPath.parse(f"{directory}/predictions.jsonl"),
-            "".join(line + "\n" for line in _shuffled(lines, record.job_id)),
-        )
-        return directory
-
-    def _wait(self, record: JobRecord, seconds: float) -> bool:
-        """Sleep `seconds` unless cancelled or stopped; False when the job must stop."""
-        if seconds > 0:
-            record.wake.wait(seconds)
-        return not record.cancel_requested and not self._stopping.is_set()
-
-    def _set_state(self, record: JobRecord, state: int, *, start: bool = False) -> None:
-        now = utc_now()
-        with self._lock:
-            if record.cancel_requested and state not in TERMINAL_STATES:
-                return
-            record.job.state = JobState(state)
-            record.job.update_time = now
-            if start:
-                record.job.start_time = now
-
-    def _finish_cancelled(self, record: JobRecord, incomplete: int | None = None) -> None:
-        if self._stopping.is_set() and not record.cancel_requested:
-            return  # the emulator is stopping: leave the job as it is
-        seconds = self._faults().cancelling_seconds
-        if seconds > 0 and not self._stopping.is_set():
-            self._stopping.wait(seconds)
-        if incomplete is not None:
-            with self._lock:
-                record.job.completion_stats = aiplatform_v1.CompletionStats(
-                    successful_count=0, failed_count=0, incomplete_count=incomplete
-                )
-        status = status_pb2.Status(code=_CODE_CANCELLED, message="CANCELED")
-        self._finish(record, JobState.JOB_STATE_CANCELLED, status)
-
-    def _finish(self, record: JobRecord, state: int, error: status_pb2.Status | None) -> None:
-        now = utc_now()
-        with self._lock:
-            record.job.state = JobState(state)
-            record.job.end_time = now
-            record.job.update_time = now
-            if error is not None:
-                record.job.error = error
-        log("INFO", "job finished", job=record.job.name, state=JobState(state).name)
-
-
-def _model_id(model: str) -> str:
-    match = _MODEL.match(model)
-    if match is None:  # validated at create
-        raise ValueError(model)
-    return match["model_id"]
-
-
-def _row_outcome(
-    row: ParsedRow,
-    model: BuiltinModel,
-    storage: JobStorage,
-    file_sizes: dict[str, int | None],
-    faults: Faults,
-    part_keys: frozenset[str],
-) -> RowOutcome:
-    now = utc_now()
-    processed_time = now.isoformat(timespec="milliseconds")
-    canonical = row.canonical_request()
-    if row.request is None or canonical is None:
-        echoed: Any = row.raw_request if row.raw_request is not None else row.raw_line
-        return _failed_row(row, echoed, processed_time, row.error or invalid_argument("Bad row."))
-    echoed = echo_with_nulls(canonical, part_keys)
-    sizes: dict[str, int] = {}
-    for content in [*row.request.contents, row.request.system_instruction]:
-        for part in content.parts:
-            uri = part.file_data.file_uri
-            if not uri:
-                continue
-            if uri not in file_sizes:
-                file_sizes[uri] = storage.size_of(uri)
-            size = file_sizes[uri]
-            if size is None:
-                return _failed_row(row, echoed, processed_time, _unreadable(uri))
-            sizes[uri] = size
-    if _row_fails(row, faults.row_failure_rate):
-        error = internal("Internal error encountered (injected by the Vertex AI emulator).")
-        return _failed_row(row, echoed, processed_time, error)
-    response = model.generate(row.request, sizes, now)
-    line = {"status": "", "processed_time": processed_time, "request": echoed, "response": response}
-    return RowOutcome(line, True)
-
-
-def _failed_row(row: ParsedRow, echoed: Any, processed_time: str, error: ApiError) -> RowOutcome:
-    line = {"status": error.row_status(), "processed_time": processed_time, "request": echoed}
-    return RowOutcome(line, False)
-
-
-def _unreadable(uri: str) -> ApiError:
-    if uri.startswith("gs://"):
-        return not_found(
-            f"Cannot read {uri}: the object does not exist or the Vertex AI service agent "
-            "has no access to it."
-        )
-    return invalid_argument(
-        f"Cannot fetch content from the provided URL {uri}. Please ensure the URL is valid "
-        "and accessible by Vertex AI."
-    )
-
-
-def _row_fails(row: ParsedRow, rate: float) -> bool:
-    if rate <= 0:
-        return False
-    digest = hashlib.sha256(f"{row.line_number}:{row.raw_line}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < rate
-
-
-def _shuffled(lines: list[str], seed: str) -> list[str]:
-    """Output order differs from input order, as in the service; fixed for a given job id."""
-    shuffled = list(lines)
-    random.Random(seed).shuffle(shuffled)
-    if len(shuffled) > 1 and shuffled == lines:
-        shuffled = shuffled[1:] + shuffled[:1]
-    return shuffled
+        return str(model["model_id"])
 
 
 def _parse_job(body: bytes) -> aiplatform_v1.BatchPredictionJob:
@@ -536,11 +297,6 @@ def _copy(job: aiplatform_v1.BatchPredictionJob) -> aiplatform_v1.BatchPredictio
     message = aiplatform_v1.BatchPredictionJob.pb()()
     message.CopyFrom(aiplatform_v1.BatchPredictionJob.pb(job))
     return cast(aiplatform_v1.BatchPredictionJob, aiplatform_v1.BatchPredictionJob.wrap(message))
-
-
-def _status(code: int, problem: Exception) -> status_pb2.Status:
-    message = problem.message if isinstance(problem, ApiError) else str(problem)
-    return status_pb2.Status(code=code, message=message)
 
 
 def _encode_page_token(offset: int, filter_text: str) -> str:

@@ -3,12 +3,7 @@
 The same request always gets the same answer: every choice comes from a random generator seeded
 with a SHA-256 of the request's canonical JSON (labels left out: they do not reach the model).
 
-Token counts are heuristics, documented so tests can predict them:
-- text (prompt parts, system instruction, answer): ceil(characters / 4), as Google's rule of thumb;
-- other structured parts (function calls and results, code): ceil(characters of their JSON / 4);
-- files (fileData read from Cloud Storage, inlineData): by MIME type and size in bytes:
-  image/* 258 per file; video/* 263 per second at 1 MB/s; audio/* 32 per second at 16 kB/s;
-  application/pdf 258 per page at 50 kB/page; anything else ceil(bytes / 4).
+Prompt tokens, their modalities and implicit caching are localcloud.vertex.usage's heuristics.
 - thinking: 24 to 160 thought tokens per answer unless thinkingConfig.thinkingBudget is 0 (capped
   by a positive budget). As on the Gemini 2.5+ models, thoughts count against maxOutputTokens.
 
@@ -23,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import math
 import random
 from collections.abc import Mapping
 from typing import Any
@@ -32,6 +26,16 @@ from google.cloud import aiplatform_v1
 from google.protobuf import json_format
 
 from localcloud.vertex.schema_values import openapi_to_json_schema, value_for_schema
+from localcloud.vertex.usage import (
+    CHARS_PER_TOKEN,
+    PrefixCache,
+    file_tokens,
+    prompt_parts,
+    text_tokens,
+    usage_metadata,
+)
+
+__all__ = ["BuiltinModel", "file_tokens", "request_digest", "text_tokens"]
 
 _VOCABULARY = [
     "the",
@@ -77,32 +81,6 @@ _VOCABULARY = [
     "local",
     "emulator",
 ]
-_CHARS_PER_TOKEN = 4
-IMAGE_TOKENS = 258
-VIDEO_TOKENS_PER_SECOND = 263
-VIDEO_BYTES_PER_SECOND = 1_000_000
-AUDIO_TOKENS_PER_SECOND = 32
-AUDIO_BYTES_PER_SECOND = 16_000
-PDF_TOKENS_PER_PAGE = 258
-PDF_BYTES_PER_PAGE = 50_000
-
-
-def text_tokens(text: str) -> int:
-    return math.ceil(len(text) / _CHARS_PER_TOKEN)
-
-
-def file_tokens(mime_type: str, size: int) -> int:
-    """Prompt tokens of a file of `size` bytes, by the heuristics in the module docstring."""
-    kind = mime_type.split("/", 1)[0].lower()
-    if kind == "image":
-        return IMAGE_TOKENS
-    if kind == "video":
-        return VIDEO_TOKENS_PER_SECOND * max(1, math.ceil(size / VIDEO_BYTES_PER_SECOND))
-    if kind == "audio":
-        return AUDIO_TOKENS_PER_SECOND * max(1, math.ceil(size / AUDIO_BYTES_PER_SECOND))
-    if mime_type.lower() == "application/pdf":
-        return PDF_TOKENS_PER_PAGE * max(1, math.ceil(size / PDF_BYTES_PER_PAGE))
-    return max(1, math.ceil(size / _CHARS_PER_TOKEN))
 
 
 def request_digest(request: aiplatform_v1.GenerateContentRequest) -> str:
@@ -125,14 +103,17 @@ class BuiltinModel:
         request: aiplatform_v1.GenerateContentRequest,
         file_sizes: Mapping[str, int],
         now: dt.datetime,
+        cache: PrefixCache | None = None,
     ) -> dict[str, Any]:
         """The GenerateContentResponse JSON (lowerCamelCase) for `request`.
 
-        `file_sizes` maps every fileData URI of the request to its size in bytes.
+        `file_sizes` maps every fileData URI of the request to its size in bytes; `cache` holds
+        the prompt prefixes of the job's earlier requests (implicit caching).
         """
         digest = request_digest(request)
         rng = random.Random(int(digest, 16))
-        prompt_tokens = self._prompt_tokens(request, file_sizes)
+        parts_in = prompt_parts(request, file_sizes)
+        cached = cache.cached(parts_in) if cache is not None else {}
         response = aiplatform_v1.GenerateContentResponse(
             model_version=self.model_id,
             create_time=now,
@@ -143,9 +124,7 @@ class BuiltinModel:
                 block_reason="SAFETY",
                 block_reason_message="The prompt was blocked by the emulator's block marker.",
             )
-            response.usage_metadata = aiplatform_v1.GenerateContentResponse.UsageMetadata(
-                prompt_token_count=prompt_tokens, total_token_count=prompt_tokens
-            )
+            response.usage_metadata = usage_metadata(parts_in, cached)
             return _to_json(response)
 
         config = request.generation_config
@@ -174,7 +153,7 @@ class BuiltinModel:
                 if stop and stop in text:
                     text = text[: text.index(stop)]
             if limit is not None and text_tokens(text) > limit - thoughts:
-                text = text[: (limit - thoughts) * _CHARS_PER_TOKEN]
+                text = text[: (limit - thoughts) * CHARS_PER_TOKEN]
                 finish = "MAX_TOKENS"
             parts: list[aiplatform_v1.Part] = []
             if thinking.include_thoughts and thoughts:
@@ -191,11 +170,11 @@ class BuiltinModel:
             )
             candidates_tokens += text_tokens(text)
             thoughts_tokens += thoughts
-        response.usage_metadata = aiplatform_v1.GenerateContentResponse.UsageMetadata(
-            prompt_token_count=prompt_tokens,
-            candidates_token_count=candidates_tokens,
-            thoughts_token_count=thoughts_tokens,
-            total_token_count=prompt_tokens + candidates_tokens + thoughts_tokens,
+        response.usage_metadata = usage_metadata(
+            parts_in,
+            cached,
+            candidates_tokens=candidates_tokens,
+            thoughts_tokens=thoughts_tokens,
         )
         return _to_json(response)
 
@@ -223,26 +202,6 @@ class BuiltinModel:
         words = [rng.choice(_VOCABULARY) for _ in range(rng.randint(18, 70))]
         body = " ".join(words)
         return f'Answer {digest[:8]} from {self.model_id} to "{subject}": {body.capitalize()}.'
-
-    def _prompt_tokens(
-        self, request: aiplatform_v1.GenerateContentRequest, file_sizes: Mapping[str, int]
-    ) -> int:
-        contents = [*request.contents, request.system_instruction]
-        total = 0
-        for content in contents:
-            for part in content.parts:
-                kind = aiplatform_v1.Part.pb(part).WhichOneof("data")
-                if kind == "text":
-                    total += text_tokens(part.text)
-                elif kind == "file_data":
-                    size = file_sizes[part.file_data.file_uri]
-                    total += file_tokens(part.file_data.mime_type, size)
-                elif kind == "inline_data":
-                    total += file_tokens(part.inline_data.mime_type, len(part.inline_data.data))
-                elif kind is not None:
-                    as_json = json_format.MessageToJson(aiplatform_v1.Part.pb(part), indent=None)
-                    total += text_tokens(as_json)
-        return max(1, total)
 
 
 def _prompt_text(request: aiplatform_v1.GenerateContentRequest) -> str:

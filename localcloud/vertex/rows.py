@@ -10,6 +10,7 @@ any letter case (`"type": "object"` in a response schema).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -17,10 +18,12 @@ from google.cloud import aiplatform_v1
 from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
-from localcloud.vertex.errors import ApiError, invalid_argument
+from localcloud.vertex.errors import ApiError, invalid_argument, unknown_field
 
 _REQUEST_DESCRIPTOR: Descriptor = aiplatform_v1.GenerateContentRequest.pb().DESCRIPTOR
 _ROLES = frozenset({"", "user", "model"})
+MAX_REQUEST_LABELS = 64
+MAX_LABEL_CHARACTERS = 63
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,11 @@ def parse_line(line_number: int, raw_line: str) -> ParsedRow:
     except json.JSONDecodeError as exc:
         error = invalid_argument(f"Invalid JSON payload received in line {line_number}: {exc}.")
         return ParsedRow(line_number, raw_line, None, None, error)
+    return parse_document(line_number, raw_line, document)
+
+
+def parse_document(line_number: int, raw_line: str, document: Any) -> ParsedRow:
+    """The row of a line already read as JSON."""
     if not isinstance(document, dict) or not isinstance(document.get("request"), dict):
         error = invalid_argument(
             f'Line {line_number} must be a JSON object with a "request" object '
@@ -63,6 +71,41 @@ def parse_line(line_number: int, raw_line: str) -> ParsedRow:
     except ApiError as error:
         return ParsedRow(line_number, raw_line, raw_request, None, error)
     return ParsedRow(line_number, raw_line, raw_request, request, None)
+
+
+@dataclass(frozen=True)
+class InputPlan:
+    """A job's input lines: those copied from an earlier job's output, and those to answer."""
+
+    total: int
+    copied: list[str]  # completed lines of an earlier output, verbatim
+    to_answer: list[ParsedRow]  # in input order
+
+
+def plan_input(lines: list[str]) -> InputPlan:
+    """Sort the input's non-blank lines (numbered from 1 across its files)."""
+    copied: list[str] = []
+    to_answer: list[ParsedRow] = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            document = json.loads(line)
+        except json.JSONDecodeError:
+            to_answer.append(parse_line(number, line))
+            continue
+        if _completed_output(document):
+            copied.append(line)
+        else:  # an input line, or a failed or unanswered line of an earlier output
+            to_answer.append(parse_document(number, line, document))
+    return InputPlan(len(lines), copied, to_answer)
+
+
+def _completed_output(document: Any) -> bool:
+    """A completed line of an earlier job's output: an empty status and a response."""
+    return (
+        isinstance(document, dict)
+        and not document.get("status")
+        and isinstance(document.get("response"), dict)
+    )
 
 
 def parse_request(raw_request: dict[str, Any]) -> aiplatform_v1.GenerateContentRequest:
@@ -82,6 +125,7 @@ def parse_request(raw_request: dict[str, Any]) -> aiplatform_v1.GenerateContentR
 
 def _check_request(request: aiplatform_v1.GenerateContentRequest) -> None:
     """The checks the service makes beyond the JSON schema."""
+    _check_labels(request.labels)
     if not request.contents:
         raise invalid_argument(
             "Unable to submit request because it must include at least one contents field."
@@ -131,63 +175,60 @@ def _check_request(request: aiplatform_v1.GenerateContentRequest) -> None:
         raise invalid_argument("generationConfig.maxOutputTokens must be at least 1.")
 
 
-def _forgive(value: Any, descriptor: Descriptor) -> Any:
-    """Rewrite the two leniencies of Google's JSON parser into the strict form json_format takes."""
+def _check_labels(labels: Mapping[str, str]) -> None:
+    """ "Add labels to API calls": at most 64 labels, keys and values up to 63 characters."""
+    if len(labels) > MAX_REQUEST_LABELS:
+        raise invalid_argument(
+            f"A request may have at most {MAX_REQUEST_LABELS} labels, not {len(labels)}."
+        )
+    for key, value in labels.items():
+        if not key or len(key) > MAX_LABEL_CHARACTERS or len(value) > MAX_LABEL_CHARACTERS:
+            raise invalid_argument(
+                f'Label "{key}": keys are 1 to {MAX_LABEL_CHARACTERS} characters, values up to '
+                f"{MAX_LABEL_CHARACTERS}."
+            )
+
+
+def _forgive(value: Any, descriptor: Descriptor, path: str = "") -> Any:
+    """Rewrite the two leniencies of Google's JSON parser into the strict form json_format takes;
+    an unknown field name is refused here, in Google's words, with its path."""
     if not isinstance(value, dict) or descriptor.full_name.startswith("google.protobuf."):
         return value
     result: dict[str, Any] = {}
     for key, item in value.items():
         field = descriptor.fields_by_camelcase_name.get(key) or descriptor.fields_by_name.get(key)
         if field is None:
-            result[key] = item  # json_format names the unknown field in its error
-            continue
-        result[key] = _forgive_field(item, field)
+            raise unknown_field(key, path)
+        where = f"{path}.{field.name}" if path else field.name
+        result[key] = _forgive_field(item, field, where)
     return result
 
 
-def _forgive_field(item: Any, field: FieldDescriptor) -> Any:
+def _forgive_field(item: Any, field: FieldDescriptor, path: str) -> Any:
     message_type = field.message_type
     if message_type is not None and message_type.GetOptions().map_entry:
         value_field = message_type.fields_by_name["value"]
         if isinstance(item, dict):
-            return {key: _forgive_single(entry, value_field) for key, entry in item.items()}
+            return {
+                key: _forgive_single(entry, value_field, f"{path}[{key}]")
+                for key, entry in item.items()
+            }
         return item
     if field.is_repeated:
+        if item is None:
+            return None  # null clears a field, as for any other field
         items = item if isinstance(item, list) else [item]
-        return [_forgive_single(entry, field) for entry in items]
-    return _forgive_single(item, field)
+        return [
+            _forgive_single(entry, field, f"{path}[{index}]") for index, entry in enumerate(items)
+        ]
+    return _forgive_single(item, field, path)
 
 
-def _forgive_single(item: Any, field: FieldDescriptor) -> Any:
+def _forgive_single(item: Any, field: FieldDescriptor, path: str) -> Any:
     if field.message_type is not None:
-        return _forgive(item, field.message_type)
+        return _forgive(item, field.message_type, path)
     if field.enum_type is not None and isinstance(item, str):
         names = field.enum_type.values_by_name
         if item not in names and item.upper() in names:
             return item.upper()
     return item
-
-
-def echo_with_nulls(canonical: dict[str, Any], part_keys: frozenset[str]) -> dict[str, Any]:
-    """The request as the output echoes it: every part carries every part key seen in the job,
-    null where unset (the output is written through a columnar schema)."""
-    echoed: dict[str, Any] = json.loads(json.dumps(canonical))
-    holders = list(echoed.get("contents", []))
-    if isinstance(echoed.get("systemInstruction"), dict):
-        holders.append(echoed["systemInstruction"])
-    for content in holders:
-        for part in content.get("parts", []):
-            for key in part_keys:
-                part.setdefault(key, None)
-    return echoed
-
-
-def part_keys_of(canonical: dict[str, Any]) -> set[str]:
-    keys: set[str] = set()
-    holders = list(canonical.get("contents", []))
-    if isinstance(canonical.get("systemInstruction"), dict):
-        holders.append(canonical["systemInstruction"])
-    for content in holders:
-        for part in content.get("parts", []):
-            keys.update(part)
-    return keys

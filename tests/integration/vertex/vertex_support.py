@@ -6,20 +6,67 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import requests
+from google.api_core import exceptions
 from google.cloud import aiplatform_v1, storage
+from google.protobuf import json_format
 
 PROJECT = "batchline-test"
 LOCATION = "us-central1"
 PARENT = f"projects/{PROJECT}/locations/{LOCATION}"
 
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "docs"
+JobState = aiplatform_v1.JobState
 TERMINAL = {
-    aiplatform_v1.JobState.JOB_STATE_SUCCEEDED,
-    aiplatform_v1.JobState.JOB_STATE_FAILED,
-    aiplatform_v1.JobState.JOB_STATE_CANCELLED,
+    JobState.JOB_STATE_SUCCEEDED,
+    JobState.JOB_STATE_FAILED,
+    JobState.JOB_STATE_CANCELLED,
+    JobState.JOB_STATE_EXPIRED,
+    JobState.JOB_STATE_PARTIALLY_SUCCEEDED,
 }
+
+
+def text_lines(*prompts: str, **request_extra: Any) -> list[str]:
+    return [
+        json.dumps(
+            {"request": {"contents": [{"role": "user", "parts": [{"text": p}]}], **request_extra}}
+        )
+        for p in prompts
+    ]
+
+
+def strict_response(line: dict[str, Any]) -> aiplatform_v1.GenerateContentResponse:
+    """The line's response, parsed with the library type; unknown fields fail the test."""
+    message = aiplatform_v1.GenerateContentResponse.pb()()
+    json_format.ParseDict(line["response"], message, ignore_unknown_fields=False)
+    return aiplatform_v1.GenerateContentResponse.wrap(message)
+
+
+def error_status(error: exceptions.GoogleAPICallError) -> str:
+    """The canonical status the service put in its error JSON.
+
+    Over REST the client picks the exception class from the HTTP code alone, so
+    INVALID_ARGUMENT and FAILED_PRECONDITION both arrive as BadRequest (400).
+    """
+    assert error.response is not None
+    return str(error.response.json()["error"]["status"])
+
+
+def echoed_texts(line: dict[str, Any]) -> list[str]:
+    return [
+        part["text"]
+        for content in line["request"]["contents"]
+        for part in content["parts"]
+        if part.get("text")
+    ]
+
+
+def stats_of(job: aiplatform_v1.BatchPredictionJob) -> tuple[int, int, int]:
+    stats = job.completion_stats
+    return (stats.successful_count, stats.failed_count, stats.incomplete_count)
 
 
 @dataclass
@@ -80,11 +127,15 @@ class BatchRunner:
 
     def output_lines(self, job: aiplatform_v1.BatchPredictionJob) -> list[dict[str, Any]]:
         """Every line of every *.jsonl in the job's output directory, in file order."""
+        return [json.loads(line) for line in self.output_text(job)]
+
+    def output_text(self, job: aiplatform_v1.BatchPredictionJob) -> list[str]:
+        """The raw lines of every *.jsonl in the job's output directory, in file order."""
         directory = job.output_info.gcs_output_directory
         assert directory.startswith(f"gs://{self.bucket.name}/")
         prefix = directory.removeprefix(f"gs://{self.bucket.name}/") + "/"
-        lines: list[dict[str, Any]] = []
+        lines: list[str] = []
         for blob in self.bucket.client.list_blobs(self.bucket, prefix=prefix):
             if blob.name.endswith(".jsonl"):
-                lines += [json.loads(line) for line in blob.download_as_text().splitlines()]
+                lines += blob.download_as_text().splitlines()
         return lines

@@ -12,6 +12,7 @@ import pytest
 from localcloud.vertex.model import BuiltinModel, file_tokens, text_tokens
 from localcloud.vertex.rows import parse_request
 from localcloud.vertex.schema_values import openapi_to_json_schema, value_for_schema
+from localcloud.vertex.usage import PrefixCache
 
 pytestmark = pytest.mark.unit
 
@@ -154,3 +155,53 @@ def test_openapi_schema_converts_to_the_equivalent_json_schema() -> None:
     }
     for seed in range(20):
         jsonschema.validate(value_for_schema(converted, random.Random(seed)), converted)
+
+
+def test_usage_has_details_by_modality_and_the_traffic_type() -> None:
+    response = answer(
+        {
+            "contents": [
+                {
+                    "role": "user",
+                    "parts": [
+                        {"text": "12345678"},
+                        {"fileData": {"fileUri": "gs://b/a.mp4", "mimeType": "video/mp4"}},
+                        {"inlineData": {"mimeType": "audio/wav", "data": "AAAA"}},
+                    ],
+                }
+            ]
+        },
+        files={"gs://b/a.mp4": 1_500_000},
+    )
+    usage = response["usageMetadata"]
+    assert usage["promptTokensDetails"] == [
+        {"modality": "TEXT", "tokenCount": 2},
+        {"modality": "VIDEO", "tokenCount": 2 * 263},
+        {"modality": "AUDIO", "tokenCount": 32},
+    ]
+    assert usage["candidatesTokensDetails"] == [
+        {"modality": "TEXT", "tokenCount": usage["candidatesTokenCount"]}
+    ]
+    assert usage["trafficType"] == "ON_DEMAND"
+    assert "cachedContentTokenCount" not in usage and "cacheTokensDetails" not in usage
+
+
+def test_implicit_cache_counts_a_share_of_the_longest_repeated_prefix() -> None:
+    model = BuiltinModel("gemini-3.5-flash")
+    cache = PrefixCache(min_tokens=10, share=0.5)
+    system = {"parts": [{"text": "r" * 80}]}  # 20 tokens
+
+    def usage(*texts: str, system_instruction: dict[str, Any] = system) -> dict[str, Any]:
+        request = {
+            "contents": [{"role": "user", "parts": [{"text": text} for text in texts]}],
+            "systemInstruction": system_instruction,
+        }
+        return model.generate(parse_request(request), {}, NOW, cache)["usageMetadata"]
+
+    assert "cachedContentTokenCount" not in usage("a" * 40)
+    assert usage("b" * 40)["cachedContentTokenCount"] == 10  # half of the system instruction
+    assert usage("a" * 40, "c")["cachedContentTokenCount"] == 15  # and the first part: 30 tokens
+    assert usage("b" * 40)["cacheTokensDetails"] == [{"modality": "TEXT", "tokenCount": 15}]
+    short = {"parts": [{"text": "s" * 8}]}  # a repeated prefix under the minimum: not cached
+    usage("x", system_instruction=short)
+    assert "cachedContentTokenCount" not in usage("y", system_instruction=short)

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
+from localcloud.vertex.echo import echo_with_nulls, part_keys_of
 from localcloud.vertex.errors import ApiError, invalid_argument
-from localcloud.vertex.rows import echo_with_nulls, parse_line, parse_request, part_keys_of
+from localcloud.vertex.rows import parse_line, parse_request, plan_input
 
 pytestmark = pytest.mark.unit
 
@@ -55,6 +56,11 @@ def test_snake_case_camel_case_and_lower_case_enum_names_are_accepted() -> None:
         ({"contents": []}, "contents"),
         ({"contents": [{"role": "user", "parts": []}]}, "parts"),
         ({"contents": [{"role": "robot", "parts": [{"text": "x"}]}]}, "robot"),
+        (  # "Add labels to API calls": at most 64 labels of 63 characters
+            {"contents": [{"parts": [{"text": "x"}]}], "labels": {f"k{n}": "v" for n in range(65)}},
+            "at most 64 labels",
+        ),
+        ({"contents": [{"parts": [{"text": "x"}]}], "labels": {"k": "v" * 64}}, "63"),
         ({"contents": [{"parts": [{"text": "a", "fileData": {"fileUri": "gs://b/x"}}]}]}, "data"),
         ({"contents": [{"parts": [{"fileData": {"fileUri": "gs://b/x"}}]}]}, "mimeType"),
         (
@@ -98,3 +104,52 @@ def test_row_status_text_has_the_service_form() -> None:
     assert status == (
         'Bad Request: {"error": {"code": 400, "message": "Bad thing.", "status": "INVALID_ARGUMENT"}}'
     )
+
+
+@pytest.mark.parametrize(
+    ("request_json", "message", "path"),
+    [
+        (
+            {"contents": [{"role": "user", "parts": [{"txt": "typo"}]}]},
+            "Invalid JSON payload received. Unknown name \"txt\" at 'contents[0].parts[0]': "
+            "Cannot find field.",
+            "contents[0].parts[0]",
+        ),
+        (
+            {"contents": [{"parts": [{"text": "x"}]}], "generationConfig": {"cached_content": "c"}},
+            'Invalid JSON payload received. Unknown name "cached_content" at '
+            "'generation_config': Cannot find field.",
+            "generation_config",
+        ),
+        (
+            {"contents": [{"parts": [{"text": "x"}]}], "priority": "high"},
+            'Invalid JSON payload received. Unknown name "priority": Cannot find field.',
+            None,
+        ),
+    ],
+)
+def test_an_unknown_field_is_refused_in_googles_words_with_its_path(
+    request_json: dict[str, object], message: str, path: str | None
+) -> None:
+    """The wording of a real output line (python-genai#1313)."""
+    row = parse_line(1, json.dumps({"request": request_json}))
+    assert row.error is not None and row.error.message == message
+    assert row.error.details is not None
+    [violation] = row.error.details[0]["fieldViolations"]
+    assert violation.get("field") == path and violation["description"] == message
+    assert row.error.row_status().startswith('Bad Request: {"error": {"code": 400, "message": ')
+
+
+def test_plan_input_copies_completed_output_lines_and_answers_the_rest() -> None:
+    request = {"contents": [{"parts": [{"fileData": None, "text": "x"}], "role": "user"}]}
+    completed = json.dumps({"status": "", "request": request, "response": {"candidates": []}})
+    failed = json.dumps({"status": "Bad Request: {}", "request": request})
+    unanswered = json.dumps({"status": "", "request": request})
+    plain = json.dumps({"request": request})
+
+    plan = plan_input([completed, failed, plain, unanswered, "not json"])
+
+    assert plan.total == 5 and plan.copied == [completed]
+    assert [row.line_number for row in plan.to_answer] == [2, 3, 4, 5]
+    assert plan.to_answer[0].request is not None  # the echo's explicit nulls parse
+    assert plan.to_answer[0].request.contents[0].parts[0].text == "x"
