@@ -262,16 +262,19 @@ class Cloud:
     def ledger(self) -> Any:
         return wiring.ledger()
 
-    def run_to_finished(self, resource: dict[str, Any]) -> list[tuple[bytes, dict[str, str]]]:
+    def run_to_finished(
+        self, resource: dict[str, Any], timeout: float = 60.0
+    ) -> list[tuple[bytes, dict[str, str]]]:
         """Deliver the upload, tick until its jobs end; the job-finished messages."""
         assert self.deliver_upload(resource) == 200
         messages: list[tuple[bytes, dict[str, str]]] = []
-        for _ in range(20):
+        deadline = time.monotonic() + timeout
+        while True:
             assert self.deliver_tick() == 200
             messages += self.finished_messages()
-            if not self.ledger().list_in_flight_jobs():
-                break
-        return messages
+            if not self.ledger().list_in_flight_jobs() or time.monotonic() > deadline:
+                return messages
+            time.sleep(0.05)
 
     def source_uri(self, resource: dict[str, Any]) -> str:
         return f"gs://{resource['bucket']}/{resource['name']}#{resource['generation']}"

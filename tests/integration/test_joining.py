@@ -58,3 +58,45 @@ def test_with_row_labels_off_every_row_is_joined_by_its_request(
     assert body["counts"] == {"total": 5, "succeeded": 5, "failed": 0, "blocked": 0, "missing": 0}
     (job_row,) = cloud.job_rows()
     assert job_row["unmatched_count"] == 0
+
+
+@pytest.mark.parametrize("echo", ["normalized", "as_sent"])
+def test_labels_dropped_past_a_thousand_values_still_join_every_row(
+    cloud: Cloud, echo: str
+) -> None:
+    """5,000 lines: the echo loses the line tag of every line once the key passed 1,000
+    distinct values, as the labels page warns; every row still finds its line and key."""
+    cloud.vertex_server.set_faults(drop_request_labels="past_unique_limit", request_echo=echo)
+    prompts = [f"review {n % 1200}" for n in range(1, 5001)]  # repeats: matched in order
+    resource = cloud.upload(f"big-{echo}.jsonl", keyed(prompts))
+    rows = loaded(cloud, resource)
+    assert len(rows) == 5000
+    assert [(row["input_line"], row["key"]) for row in rows] == [
+        (n, f"k-{n}") for n in range(1, 5001)
+    ]
+    assert all(prompts[int(row["input_line"]) - 1] in str(row["response_text"]) for row in rows)
+    ((body, _),) = cloud.notifications()
+    assert body["counts"]["succeeded"] == 5000 and body["counts"]["missing"] == 0
+    (job_row,) = cloud.job_rows()
+    assert (job_row["unmatched_count"], job_row["duplicate_count"]) == (0, 0)
+
+
+@pytest.mark.parametrize("state", ["CANCELLED", "FAILED", "EXPIRED", "PARTIALLY_SUCCEEDED"])
+def test_a_job_that_ended_part_way_loads_its_exported_rows_once(cloud: Cloud, state: str) -> None:
+    if state == "EXPIRED":
+        cloud.vertex_server.set_faults(pending_seconds=0.3, max_pending_seconds=0.1)
+    else:
+        cloud.vertex_server.set_faults(end_early_state=state, end_early_after_rows=3)
+    resource = cloud.upload(f"ended-{state}.jsonl", keyed([f"q{n}" for n in range(1, 9)]))
+    finished = cloud.run_to_finished(resource)
+    for data, attributes in finished * 2:  # each job-finished message twice
+        assert cloud.deliver_finished(data, attributes) == 200
+    rows = cloud.predictions(cloud.source_uri(resource))
+    exported = 0 if state == "EXPIRED" else 3
+    assert len(rows) == exported
+    assert len({row["input_line"] for row in rows}) == exported, "no row twice"
+    assert all(row["key"] == f"k-{row['input_line']}" for row in rows)
+    ((body, attributes),) = cloud.notifications()
+    assert attributes["event"] == "job.failed"
+    assert body["counts"]["missing"] == 8 - exported and body["counts"]["total"] == 8
+    assert body["jobs"][0]["state"] == f"JOB_STATE_{state}"
