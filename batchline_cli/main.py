@@ -242,7 +242,7 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
         return EXIT_VALID
     rows = []
     for record in records:
-        totals = record.totals
+        totals = _outcome(ledger, record)
         counts = (
             [
                 totals.total,
@@ -283,6 +283,17 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
     return EXIT_VALID
 
 
+def _outcome(ledger: Any, record: Any) -> Any:
+    """A final source's outcome over its attempts (None while it is not final)."""
+    from batchline.domain.states import SOURCE_TERMINAL
+    from batchline.domain.totals import JobTotals
+
+    if record.state not in SOURCE_TERMINAL or not record.part_count:
+        return None
+    jobs = ledger.list_jobs_for_source(record.source)
+    return JobTotals.final(job.totals or JobTotals() for job in jobs)
+
+
 def _source_json(record: Any, ledger: Any) -> dict[str, Any]:
     return {
         "source_uri": record.source.uri,
@@ -298,7 +309,7 @@ def _source_json(record: Any, ledger: Any) -> dict[str, Any]:
             }
             for job in ledger.list_jobs_for_source(record.source)
         ],
-        "totals": record.totals.as_dict() if record.totals else None,
+        "totals": totals.as_dict() if (totals := _outcome(ledger, record)) else None,
         "report_uri": record.report_uri,
         "error_count": record.error_count,
         "error": record.error,

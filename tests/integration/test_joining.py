@@ -82,7 +82,10 @@ def test_labels_dropped_past_a_thousand_values_still_join_every_row(
 
 
 @pytest.mark.parametrize("state", ["CANCELLED", "FAILED", "EXPIRED", "PARTIALLY_SUCCEEDED"])
-def test_a_job_that_ended_part_way_loads_its_exported_rows_once(cloud: Cloud, state: str) -> None:
+def test_a_job_that_ended_part_way_loads_its_exported_rows_once(
+    cloud: Cloud, state: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cloud.reconfigure(monkeypatch, BATCHLINE_MAX_ATTEMPTS="1")  # its lines are not resumed
     if state == "EXPIRED":
         cloud.vertex_server.set_faults(pending_seconds=0.3, max_pending_seconds=0.1)
     else:

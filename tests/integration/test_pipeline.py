@@ -7,6 +7,7 @@ acknowledges it, anything else makes the platform deliver it again.
 from __future__ import annotations
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -138,7 +139,7 @@ def test_crash_between_creating_and_recording_the_job_makes_no_second_job(
 ) -> None:
     from batchline.adapters.ledger import JobLedger
 
-    original = JobLedger.record_job
+    original = JobLedger.record_started
     crashes = iter([True])
 
     def record_then_maybe_die(self: JobLedger, *args: Any, **kwargs: Any) -> str:
@@ -146,19 +147,24 @@ def test_crash_between_creating_and_recording_the_job_makes_no_second_job(
             raise SystemExit("the instance died after creating the job")
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(JobLedger, "record_job", record_then_maybe_die)
+    monkeypatch.setattr(JobLedger, "record_started", record_then_maybe_die)
+    cloud.vertex_server.set_faults(pending_seconds=3600)
     resource = cloud.upload("crash.jsonl", lines(text("a"), text("b")))
     with pytest.raises(SystemExit):
         cloud.deliver_upload(resource)
     assert len(cloud.vertex_jobs()) == 1
-    # The claim of the dead attempt holds for its lease: the retry waits, then takes over.
-    assert cloud.deliver_upload(resource) == 503
-    # A new instance, once the dead one's lease lapsed (it is minutes in production).
-    cloud.reconfigure(monkeypatch, BATCHLINE_SUBMIT_LEASE_SECONDS="0.001")
+    # The file is queued: the redelivered upload is a duplicate, acknowledged.
     assert cloud.deliver_upload(resource) == 200
+    (waiting,) = cloud.ledger().list_jobs_for_source(_ref(resource))
+    assert waiting.state == JobState.STARTING and waiting.job_name is None
+    # The dead attempt's start claim holds for its lease; a tick after it takes over.
+    assert cloud.deliver_tick() == 200
+    assert cloud.ledger().get_job(waiting.attempt_id).state == JobState.STARTING
+    cloud.reconfigure(monkeypatch, BATCHLINE_START_LEASE_SECONDS="0.001")
+    assert cloud.deliver_tick() == 200
     (job,) = cloud.vertex_jobs()
-    source = cloud.ledger().get_source(_ref(resource))
-    assert source.state == SourceState.SUBMITTED and source.parts == {1: job.name}
+    (recorded,) = cloud.ledger().list_jobs_for_source(_ref(resource))
+    assert recorded.state == JobState.SUBMITTED and recorded.job_name == job.name
 
 
 def test_crash_between_loading_and_marking_loads_the_rows_once(
@@ -189,7 +195,10 @@ def test_crash_between_loading_and_marking_loads_the_rows_once(
     assert job.state == JobState.LOADED
 
 
-def test_failed_and_blocked_requests_keep_their_rows(cloud: Cloud) -> None:
+def test_failed_and_blocked_requests_keep_their_rows(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cloud.reconfigure(monkeypatch, BATCHLINE_MAX_ATTEMPTS="1")  # no resume: one attempt
     cloud.vertex_server.set_faults(row_failure_rate=0.5)
     marker = cloud.vertex_server.current_faults().block_marker
     requests = [text(f"question {i}") for i in range(10)] + [text(f"please {marker} this")]
@@ -234,18 +243,29 @@ def test_an_unknown_model_is_reported_not_retried(cloud: Cloud) -> None:
     assert attributes["event"] == "job.failed" and "gemini-1.5-flash" in body["error"]
 
 
-def test_a_transient_vertex_error_makes_the_event_retry(cloud: Cloud) -> None:
-    cloud.vertex_server.set_faults(create_503=1)
+def test_a_refused_job_creation_leaves_the_part_queued_and_a_tick_starts_it(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cloud.reconfigure(monkeypatch, BATCHLINE_START_BACKOFF_SECONDS="0.2")
+    cloud.vertex_server.set_faults(create_503=1, pending_seconds=3600)
     resource = cloud.upload("busy.jsonl", lines(text("hi")))
-    assert cloud.deliver_upload(resource) == 503, "answered 503: the platform retries"
+    assert cloud.deliver_upload(resource) == 200, "queued: no event is retried for it"
     assert cloud.vertex_jobs() == []
-    # The attempt released its claim: the retry goes ahead at once.
-    assert cloud.deliver_upload(resource) == 200
+    (waiting,) = cloud.ledger().list_jobs_for_source(_ref(resource))
+    assert waiting.state == JobState.QUEUED and waiting.start_failures == 1
+    assert "503" in waiting.extra["last_start_error"]
+    assert cloud.deliver_tick() == 200
+    assert cloud.vertex_jobs() == [], "not before its backoff"
+    time.sleep(0.3)
+    assert cloud.deliver_tick() == 200
     assert len(cloud.vertex_jobs()) == 1
     assert cloud.ledger().get_source(_ref(resource)).state == SourceState.SUBMITTED
 
 
-def test_a_failed_job_still_loads_its_rows_and_says_failed(cloud: Cloud) -> None:
+def test_a_failed_job_still_loads_its_rows_and_says_failed(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cloud.reconfigure(monkeypatch, BATCHLINE_MAX_ATTEMPTS="1")
     cloud.vertex_server.set_faults(fail_jobs=True)
     resource = cloud.upload("doomed.jsonl", lines(*(text(f"x{i}") for i in range(4))))
     for data, attributes in cloud.run_to_finished(resource):
@@ -262,6 +282,7 @@ def test_a_job_past_the_age_limit_is_cancelled_and_reported(
     cloud: Cloud, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cloud.vertex_server.set_faults(pending_seconds=3600)
+    cloud.reconfigure(monkeypatch, BATCHLINE_MAX_ATTEMPTS="1")
     resource = cloud.upload("slow.jsonl", lines(text("take your time")))
     assert cloud.deliver_upload(resource) == 200
     cloud.reconfigure(monkeypatch, BATCHLINE_MAX_JOB_AGE_HOURS="0.00001")

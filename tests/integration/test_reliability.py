@@ -96,8 +96,9 @@ def test_the_poll_sends_a_notification_whose_sender_died_when_no_event_comes_bac
 
 
 def test_a_job_deleted_outside_batchline_is_reported_with_its_exported_rows(
-    cloud: Cloud,
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    cloud.reconfigure(monkeypatch, BATCHLINE_MAX_ATTEMPTS="1")  # its lines are not resumed
     cloud.vertex_server.set_faults(pending_seconds=3600)
     resource = cloud.upload("deleted.jsonl", lines("a", "b", "c"))
     assert cloud.deliver_upload(resource) == 200

@@ -10,10 +10,10 @@ from batchline.domain.states import (
     Outcome,
     SourceRef,
     SourceState,
+    attempt_document_id,
     decide_job,
     decide_source,
     derive_source_state,
-    job_document_id,
 )
 
 pytestmark = pytest.mark.unit
@@ -107,9 +107,8 @@ def test_source_ref_uri_and_ids() -> None:
     assert len(source.document_id) == 64
     assert "/" not in source.document_id
     assert source.document_id != SourceRef("in", "dir/with spaces/#file.jsonl", 2).document_id
-    assert job_document_id("projects/p/locations/l/batchPredictionJobs/1") != job_document_id(
-        "projects/p/locations/l/batchPredictionJobs/2"
-    )
+    ids = {attempt_document_id(source, part, attempt) for part in (1, 2) for attempt in (1, 2)}
+    assert len(ids) == 4 and all(len(i) == 64 and "/" not in i for i in ids)
 
 
 @pytest.mark.parametrize("uri", ["s3://a/b#1", "gs://bucket-only#1", "gs://a/b", "gs://a/b#x"])

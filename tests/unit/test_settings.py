@@ -65,6 +65,11 @@ def test_env_var_list_is_exactly_the_contract() -> None:
         "BATCHLINE_MAX_REQUESTS_PER_JOB",
         "BATCHLINE_MAX_BYTES_PER_JOB",
         "BATCHLINE_ROW_LABELS",
+        "BATCHLINE_MAX_ATTEMPTS",
+        "BATCHLINE_MAX_RUNNING_JOBS",
+        "BATCHLINE_PENDING_ALERT_HOURS",
+        "BATCHLINE_START_LEASE_SECONDS",
+        "BATCHLINE_START_BACKOFF_SECONDS",
         "BATCHLINE_PRICES",
     }
     assert len(ENV_VARS) == len(set(ENV_VARS))

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.unit
 
 SETTINGS = Settings.from_env(EXAMPLE_SETTINGS)
 unused: Any = None
-SUBMITTER = Submitter(SETTINGS, unused, unused, unused, unused)
+SUBMITTER = Submitter(SETTINGS, unused, unused, unused, unused, unused)
 
 
 @pytest.mark.parametrize("name", ["reviews.jsonl", "drops/2026/Reviews.JSONL", "a b.jsonl"])

@@ -8,7 +8,7 @@ and refusals that a retry cannot fix (a bad request, an unknown model) as Perman
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -106,7 +106,7 @@ class VertexJobs:
         *,
         display_name: str,
         model: str,
-        input_uri: str,
+        input_uris: Sequence[str],
         output_prefix: str,
         labels: Mapping[str, str],
     ) -> BatchJob:
@@ -115,7 +115,7 @@ class VertexJobs:
         job = aiplatform_v1.BatchPredictionJob(
             display_name=display_name,
             model=model_resource(model),
-            input_config={"instances_format": "jsonl", "gcs_source": {"uris": [input_uri]}},
+            input_config={"instances_format": "jsonl", "gcs_source": {"uris": list(input_uris)}},
             output_config={
                 "predictions_format": "jsonl",
                 "gcs_destination": {"output_uri_prefix": output_prefix},

@@ -3,9 +3,9 @@ ints takes megabytes. What a job's rows are checked against (seen, expected, mis
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
-__all__ = ["LineSet"]
+__all__ = ["LineSet", "numbers_of"]
 
 
 class LineSet:
@@ -35,6 +35,13 @@ class LineSet:
     def as_int(self) -> int:
         return int.from_bytes(self._bits, "little")
 
+    def __len__(self) -> int:
+        return self.as_int().bit_count()
+
+    def numbers(self) -> Iterator[int]:
+        """The line numbers in the set, ascending."""
+        return numbers_of(self.as_int())
+
     @classmethod
     def of(cls, numbers: Iterable[int]) -> LineSet:
         line_set = cls()
@@ -48,3 +55,13 @@ class LineSet:
         for number in numbers:
             line_set.add(number)
         return line_set
+
+
+def numbers_of(bits: int) -> Iterator[int]:
+    """The numbers whose bits are set in `bits`, ascending."""
+    data = bits.to_bytes((bits.bit_length() + 7) // 8, "little")
+    for byte_index, byte in enumerate(data):
+        if byte:
+            for bit in range(8):
+                if byte >> bit & 1:
+                    yield byte_index * 8 + bit

@@ -33,7 +33,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any, Final, TypedDict
 
-from batchline.domain.linesets import LineSet
+from batchline.domain.linesets import LineSet, numbers_of
 from batchline.domain.matching import RequestIndex
 from batchline.domain.staging import TAG_LABEL
 from batchline.domain.totals import JobTotals
@@ -72,6 +72,7 @@ class PredictionRow(TypedDict):
     """One row of the predictions table (column order as in schemas/predictions.json)."""
 
     job_id: str
+    attempt: int
     source_uri: str
     input_line: int | None
     key: str | None
@@ -138,6 +139,7 @@ class PredictionShaper:
         *,
         job_id: str,
         source_uri: str,
+        attempt: int = 1,
         model: str | None = None,
         keys: Mapping[int, str] | None = None,
         expected_lines: Iterable[int] | None = None,
@@ -145,6 +147,7 @@ class PredictionShaper:
         fallback_time: datetime | None = None,
     ) -> None:
         self.job_id = job_id
+        self.attempt = attempt
         self.source_uri = source_uri
         self.model = model
         ready = request_index if isinstance(request_index, RequestIndex) else None
@@ -246,6 +249,7 @@ class PredictionShaper:
         processed_time = _utc_time(processed) if type(processed) is str else None
         return {
             "job_id": self.job_id,
+            "attempt": self.attempt,
             "source_uri": self.source_uri,
             "input_line": input_line,
             "key": self._keys.get(input_line) if input_line is not None else None,
@@ -284,14 +288,8 @@ class PredictionShaper:
     def missing_lines(self) -> Iterator[int]:
         """Expected input line numbers with no output line, ascending."""
         if self._expected is None:
-            return
-        unanswered = self._expected.as_int() & ~self._seen.as_int()
-        data = unanswered.to_bytes((unanswered.bit_length() + 7) // 8, "little")
-        for byte_index, byte in enumerate(data):
-            if byte:
-                for bit in range(8):
-                    if byte >> bit & 1:
-                        yield byte_index * 8 + bit
+            return iter(())
+        return numbers_of(self._expected.as_int() & ~self._seen.as_int())
 
 
 def _answer_text(content: Any) -> str | None:

@@ -98,8 +98,7 @@ class Stager:
         assert self._sinks is not None
         requests_sink, index_sink = self._sinks
         requests_sink.write(data)
-        key = record.get("key")
-        index_sink.write(json.dumps({"line": line, "key": key}).encode() + b"\n")
+        index_sink.write(index_line(line, record.get("key")))
         self._requests += 1
         self._bytes += len(data)
         self._last = line
@@ -137,6 +136,7 @@ class Stager:
 STAGING_PREFIX = "staging/"
 OUTPUTS_PREFIX = "outputs/"
 LOADS_PREFIX = "loads/"
+RESUME_PREFIX = "resume/"
 
 
 def staged_requests_name(source_id: str, part: int) -> str:
@@ -147,12 +147,33 @@ def staged_index_name(source_id: str, part: int) -> str:
     return f"{STAGING_PREFIX}{source_id}/part-{part:05d}.index.jsonl"
 
 
-def output_prefix_name(source_id: str, part: int) -> str:
-    return f"{OUTPUTS_PREFIX}{source_id}/part-{part:05d}"
+def output_prefix_name(source_id: str, part: int, attempt: int) -> str:
+    return f"{OUTPUTS_PREFIX}{source_id}/part-{part:05d}/attempt-{attempt}"
 
 
-def rows_name(source_id: str, part: int) -> str:
-    return f"{LOADS_PREFIX}{source_id}/part-{part:05d}.rows.jsonl"
+def rows_name(source_id: str, part: int, attempt: int) -> str:
+    return f"{LOADS_PREFIX}{source_id}/part-{part:05d}.attempt-{attempt}.rows.jsonl"
+
+
+def resume_failed_name(source_id: str, part: int, attempt: int) -> str:
+    """The output lines of attempt `attempt` that failed for a reason that may pass: with
+    the missing lines, the input of the part's next attempt (the documented resume path)."""
+    return f"{RESUME_PREFIX}{source_id}/part-{part:05d}.attempt-{attempt}.failed.jsonl"
+
+
+def resume_missing_name(source_id: str, part: int, attempt: int) -> str:
+    """The staged requests of the lines attempt `attempt` never answered."""
+    return f"{RESUME_PREFIX}{source_id}/part-{part:05d}.attempt-{attempt}.missing.jsonl"
+
+
+def resume_index_name(source_id: str, part: int, attempt: int) -> str:
+    """The lines (and keys) attempt `attempt` of a part is asked, when it is a resume."""
+    return f"{RESUME_PREFIX}{source_id}/part-{part:05d}.attempt-{attempt}.index.jsonl"
+
+
+def index_line(line: int, key: Any) -> bytes:
+    """One line of a part's (or a resume's) index."""
+    return json.dumps({"line": line, "key": key}).encode() + b"\n"
 
 
 def staged_requests(requests: Iterable[bytes], index: Iterable[bytes]) -> Iterator[InputLine]:

@@ -7,17 +7,21 @@ A source is one generation of one uploaded object. It moves:
     received -> submitted -> running -> finished -> loaded
     any non-terminal state -> failed          (the pipeline gave up; terminal)
 
-Once submitted, a source's state is derived from its jobs (its parts): the least advanced
-part sets it, and it never moves backwards. A job (one Vertex AI batch prediction job, one
-part of a source) moves:
+Once submitted, a source's state is derived from its parts: the latest attempt of each part
+(one Vertex AI batch prediction job each) counts, the least advanced sets the source's state,
+and it never moves backwards, except that a resume (a new attempt at a part's failed lines)
+takes a finished source back to running. An attempt moves:
 
-    submitted -> running -> finished -> loaded
+    queued -> starting -> submitted -> running -> finished -> loaded
+    starting -> queued                        (creating its job was refused for now: later)
     submitted -> finished                     (the job ended between two polls)
     any non-terminal state -> failed
 
-`finished` means Vertex AI reached a terminal state (SUCCEEDED, FAILED, CANCELLED, EXPIRED,
-PARTIALLY_SUCCEEDED; the Vertex state is kept beside it): even a failed Vertex job has rows to
-load. `failed` means Batchline gave up on the job (say, its output could not be read).
+`queued` waits for capacity (BATCHLINE_MAX_RUNNING_JOBS); `starting` holds a claim while its
+job is being created. `finished` means Vertex AI reached a terminal state (SUCCEEDED, FAILED,
+CANCELLED, EXPIRED, PARTIALLY_SUCCEEDED; the Vertex state is kept beside it): even a failed
+Vertex job has rows to load. `failed` means Batchline gave up on the attempt (say, its output
+could not be read).
 
 An event that asks for the state a record already has is a duplicate; one that asks for an
 earlier state, or any change of a terminal record, is stale. Both are ignored without error,
@@ -35,16 +39,17 @@ from enum import StrEnum
 __all__ = [
     "JOB_IN_FLIGHT",
     "JOB_TERMINAL",
+    "JOB_WATCHED",
     "SOURCE_TERMINAL",
     "InvalidTransition",
     "JobState",
     "Outcome",
     "SourceRef",
     "SourceState",
+    "attempt_document_id",
     "decide_job",
     "decide_source",
     "derive_source_state",
-    "job_document_id",
 ]
 
 
@@ -59,6 +64,8 @@ class SourceState(StrEnum):
 
 
 class JobState(StrEnum):
+    QUEUED = "queued"
+    STARTING = "starting"
     SUBMITTED = "submitted"
     RUNNING = "running"
     FINISHED = "finished"
@@ -76,7 +83,10 @@ class Outcome(StrEnum):
 
 SOURCE_TERMINAL = frozenset({SourceState.REJECTED, SourceState.LOADED, SourceState.FAILED})
 JOB_TERMINAL = frozenset({JobState.LOADED, JobState.FAILED})
-JOB_IN_FLIGHT = frozenset({JobState.SUBMITTED, JobState.RUNNING})
+# What counts against BATCHLINE_MAX_RUNNING_JOBS: attempts whose job exists or is being made.
+JOB_IN_FLIGHT = frozenset({JobState.STARTING, JobState.SUBMITTED, JobState.RUNNING})
+# What a poll asks Vertex AI about: attempts whose job exists and has not ended.
+JOB_WATCHED = frozenset({JobState.SUBMITTED, JobState.RUNNING})
 
 # Position along the main path; a request to go to a lower rank is stale.
 _SOURCE_RANK = {
@@ -86,7 +96,14 @@ _SOURCE_RANK = {
     SourceState.FINISHED: 3,
     SourceState.LOADED: 4,
 }
-_JOB_RANK = {JobState.SUBMITTED: 0, JobState.RUNNING: 1, JobState.FINISHED: 2, JobState.LOADED: 3}
+_JOB_RANK = {
+    JobState.QUEUED: 0,
+    JobState.STARTING: 1,
+    JobState.SUBMITTED: 2,
+    JobState.RUNNING: 3,
+    JobState.FINISHED: 4,
+    JobState.LOADED: 5,
+}
 
 # Forward moves along the main path; any other forward jump skips work.
 _SOURCE_FORWARD = {
@@ -99,6 +116,8 @@ _SOURCE_FORWARD = {
     SourceState.FINISHED: frozenset({SourceState.LOADED}),
 }
 _JOB_FORWARD = {
+    JobState.QUEUED: frozenset({JobState.STARTING}),
+    JobState.STARTING: frozenset({JobState.SUBMITTED}),
     JobState.SUBMITTED: frozenset({JobState.RUNNING, JobState.FINISHED}),
     JobState.RUNNING: frozenset({JobState.FINISHED}),
     JobState.FINISHED: frozenset({JobState.LOADED}),
@@ -149,10 +168,10 @@ def derive_source_state(
 ) -> SourceState:
     """The state a source should have given its jobs; never earlier than `current`.
 
-    Until the submitter has recorded how many parts there are (`part_count` None), the source
-    stays where it is: parts still being submitted must not let it look finished. A failed
-    job fails the source once every other job is done with (loaded or failed), so the
-    loaded parts still count and nothing waits on a job that will never load.
+    `job_states` are the states of each part's latest attempt. Until the submitter has
+    queued every part (`part_count` None), the source stays where it is. A failed attempt
+    fails the source once every other part is done with (loaded or failed), so the loaded
+    parts still count and nothing waits on a job that will never load.
     """
     if current in SOURCE_TERMINAL or current == SourceState.RECEIVED or part_count is None:
         return current
@@ -167,7 +186,7 @@ def derive_source_state(
         derived = SourceState.LOADED
     elif all(state in (JobState.FINISHED, JobState.LOADED) for state in states):
         derived = SourceState.FINISHED
-    elif all(state == JobState.SUBMITTED for state in states):
+    elif all(state in (JobState.QUEUED, JobState.STARTING, JobState.SUBMITTED) for state in states):
         derived = SourceState.SUBMITTED
     else:
         derived = SourceState.RUNNING
@@ -217,6 +236,6 @@ class SourceRef:
         return cls(bucket=bucket, name=name, generation=int(generation))
 
 
-def job_document_id(job_name: str) -> str:
-    """A Firestore-safe id for a job resource name (which holds '/')."""
-    return hashlib.sha256(job_name.encode("utf-8")).hexdigest()
+def attempt_document_id(source: SourceRef, part: int, attempt: int) -> str:
+    """A Firestore-safe id for one attempt at one part of a source (known before its job is)."""
+    return hashlib.sha256(f"{source.uri}|part={part}|attempt={attempt}".encode()).hexdigest()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
+
+from batchline.domain.retries import may_pass
 
 if TYPE_CHECKING:
     from batchline.domain.rows import PredictionRow
@@ -20,7 +22,9 @@ class JobTotals:
     no output line; `duplicates` output lines dropped because their input line already had a
     row; `unmatched` rows whose input line could not be found (they are kept, and their input
     line, if expected, also counts as missing); `unreadable` output lines that were not a JSON
-    object (skipped).
+    object (skipped). `retryable` counts the failed rows whose failure may pass
+    (batchline.domain.retries); `retried_failed` and `retried_missing` the failed and missing
+    lines handed to the part's next attempt (a resume): `final` takes them out again.
     """
 
     succeeded: int = 0
@@ -34,6 +38,9 @@ class JobTotals:
     output_tokens: int = 0
     thoughts_tokens: int = 0
     total_tokens: int = 0
+    retryable: int = 0
+    retried_failed: int = 0
+    retried_missing: int = 0
 
     @property
     def rows(self) -> int:
@@ -51,10 +58,25 @@ class JobTotals:
             self.blocked += 1
         else:
             self.failed += 1
+            if may_pass(row["error"]):
+                self.retryable += 1
         self.prompt_tokens += row["prompt_tokens"] or 0
         self.output_tokens += row["output_tokens"] or 0
         self.thoughts_tokens += row["thoughts_tokens"] or 0
         self.total_tokens += row["total_tokens"] or 0
+
+    @classmethod
+    def final(cls, attempts: Iterable[JobTotals]) -> JobTotals:
+        """A file's outcome over all its attempts: each line counted once, by how its last
+        attempt ended (a resumed line by its resume), tokens summed over every attempt."""
+        total = cls()
+        for totals in attempts:
+            total = total.merged(totals)
+        total.failed -= total.retried_failed
+        total.missing -= total.retried_missing
+        total.retryable -= total.retried_failed
+        total.retried_failed = total.retried_missing = 0
+        return total
 
     def merged(self, other: JobTotals) -> JobTotals:
         """The sum of two totals (a source's parts)."""

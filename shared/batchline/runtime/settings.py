@@ -63,6 +63,16 @@ OPTIONAL_ENV_VARS: Mapping[str, str | None] = MappingProxyType(
         # Tag each staged request with its input line in a label (off: rows are matched on
         # their request alone, and no per-line label reaches the billing export).
         "BATCHLINE_ROW_LABELS": "true",
+        # Attempts at a part's lines: 1 + resumes of lines that failed for a reason that may
+        # pass (1 turns resume off).
+        "BATCHLINE_MAX_ATTEMPTS": "3",
+        # Vertex AI jobs in flight at once (creating, pending, running); more wait, queued.
+        "BATCHLINE_MAX_RUNNING_JOBS": "20",
+        # A job queued or pending this long logs one job.stalled event.
+        "BATCHLINE_PENDING_ALERT_HOURS": "12",
+        "BATCHLINE_START_LEASE_SECONDS": "300",
+        # The first wait after a refused job creation (429, capacity); it doubles, to 30 min.
+        "BATCHLINE_START_BACKOFF_SECONDS": "60",
         "BATCHLINE_PRICES": None,
     }
 )
@@ -104,6 +114,11 @@ class Settings:
     notify_lease_seconds: float = 120.0
     job_limits: JobLimits = SERVICE_LIMITS
     row_labels: bool = True
+    max_attempts: int = 3
+    max_running_jobs: int = 20
+    pending_alert_hours: float = 12.0
+    start_lease_seconds: float = 300.0
+    start_backoff_seconds: float = 60.0
     prices: Mapping[str, ModelPrice] = field(default_factory=lambda: DEFAULT_PRICES)
 
     @property
@@ -125,6 +140,18 @@ class Settings:
     @property
     def submit_lease(self) -> timedelta:
         return timedelta(seconds=self.submit_lease_seconds)
+
+    @property
+    def start_lease(self) -> timedelta:
+        return timedelta(seconds=self.start_lease_seconds)
+
+    @property
+    def start_backoff(self) -> timedelta:
+        return timedelta(seconds=self.start_backoff_seconds)
+
+    @property
+    def pending_alert(self) -> timedelta:
+        return timedelta(hours=self.pending_alert_hours)
 
     @property
     def load_lease(self) -> timedelta:
@@ -181,6 +208,11 @@ class Settings:
         )
         max_bytes = reader.whole_number("BATCHLINE_MAX_BYTES_PER_JOB", 1, SERVICE_LIMITS.max_bytes)
         row_labels = reader.boolean("BATCHLINE_ROW_LABELS")
+        max_attempts = reader.whole_number("BATCHLINE_MAX_ATTEMPTS", 1, 10)
+        max_running_jobs = reader.whole_number("BATCHLINE_MAX_RUNNING_JOBS", 1, 10_000)
+        pending_alert_hours = reader.positive_number("BATCHLINE_PENDING_ALERT_HOURS")
+        start_lease_seconds = reader.positive_number("BATCHLINE_START_LEASE_SECONDS")
+        start_backoff_seconds = reader.positive_number("BATCHLINE_START_BACKOFF_SECONDS")
         prices = reader.parsed("BATCHLINE_PRICES", _prices_with_defaults, DEFAULT_PRICES)
         if reader.problems:
             raise SettingsError(reader.problems)
@@ -210,6 +242,11 @@ class Settings:
             notify_lease_seconds=notify_lease_seconds,
             job_limits=JobLimits(max_requests=max_requests, max_bytes=max_bytes),
             row_labels=row_labels,
+            max_attempts=max_attempts,
+            max_running_jobs=max_running_jobs,
+            pending_alert_hours=pending_alert_hours,
+            start_lease_seconds=start_lease_seconds,
+            start_backoff_seconds=start_backoff_seconds,
             prices=prices,
         )
 

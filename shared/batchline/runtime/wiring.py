@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from batchline.steps.announce import Announcer
     from batchline.steps.complete import Completer
     from batchline.steps.poll import Poller
+    from batchline.steps.start import Starter
     from batchline.steps.submit import Submitter
 
 
@@ -32,6 +33,7 @@ def ledger() -> JobLedger:
         firestore_client(),
         settings.ledger_collection,
         submit_lease=settings.submit_lease,
+        start_lease=settings.start_lease,
         load_lease=settings.load_lease,
         notify_lease=settings.notify_lease,
     )
@@ -64,10 +66,10 @@ def submitter() -> Submitter:
     from batchline.runtime.settings import get_settings
     from batchline.steps.submit import Submitter
 
-    shared_ledger = ledger()
-    return Submitter(
-        get_settings(), shared_ledger, storage(), vertex_jobs(), _announcer(shared_ledger)
-    )
+    shared_ledger, vertex = ledger(), vertex_jobs()
+    announcer = _announcer(shared_ledger)
+    starter = _starter(shared_ledger, vertex, announcer)
+    return Submitter(get_settings(), shared_ledger, storage(), vertex, announcer, starter)
 
 
 @cache
@@ -76,13 +78,15 @@ def poller() -> Poller:
     from batchline.steps.poll import Poller
 
     settings = get_settings()
-    shared_ledger = ledger()
+    shared_ledger, vertex = ledger(), vertex_jobs()
+    announcer = _announcer(shared_ledger)
     return Poller(
         settings,
         shared_ledger,
-        vertex_jobs(),
+        vertex,
         publisher(settings.finished_topic_path),
-        _announcer(shared_ledger),
+        announcer,
+        _starter(shared_ledger, vertex, announcer),
     )
 
 
@@ -92,15 +96,30 @@ def completer() -> Completer:
     from batchline.runtime.clients import bigquery_client
     from batchline.runtime.settings import get_settings
     from batchline.steps.complete import Completer
+    from batchline.steps.resume import ResumeWriter
 
     settings = get_settings()
     shared_ledger = ledger()
     warehouse = Warehouse(
         bigquery_client(), settings.project, settings.dataset, settings.bigquery_location
     )
+    shared_storage = storage()
     return Completer(
-        settings, shared_ledger, storage(), vertex_jobs(), warehouse, _announcer(shared_ledger)
+        settings,
+        shared_ledger,
+        shared_storage,
+        vertex_jobs(),
+        warehouse,
+        _announcer(shared_ledger),
+        ResumeWriter(shared_storage, settings.work_bucket),
     )
+
+
+def _starter(shared_ledger: JobLedger, vertex: VertexJobs, announcer: Announcer) -> Starter:
+    from batchline.runtime.settings import get_settings
+    from batchline.steps.start import Starter
+
+    return Starter(get_settings(), shared_ledger, vertex, announcer)
 
 
 def _announcer(shared_ledger: JobLedger) -> Announcer:

@@ -18,6 +18,7 @@ __all__ = [
     "JOBS_PARTITION_TYPE",
     "JOBS_TABLE",
     "PREDICTIONS_CLUSTERING_FIELDS",
+    "PREDICTIONS_LATEST_VIEW",
     "PREDICTIONS_PARTITION_FIELD",
     "PREDICTIONS_PARTITION_TYPE",
     "PREDICTIONS_TABLE",
@@ -28,12 +29,15 @@ __all__ = [
     "column_names",
     "schema_dicts",
     "table_spec",
+    "view_query",
 ]
 
 TableName = Literal["predictions", "jobs"]
 
 PREDICTIONS_TABLE: Final = "predictions"
 JOBS_TABLE: Final = "jobs"
+# A view over predictions: one row per input line, the latest attempt's (predictions_latest.sql).
+PREDICTIONS_LATEST_VIEW: Final = "predictions_latest"
 TABLES: Final[tuple[TableName, ...]] = (PREDICTIONS_TABLE, JOBS_TABLE)
 
 # One row per request, found by day and job.
@@ -102,3 +106,11 @@ def table_spec(table: TableName) -> TableSpec:
         partition_type=kind,
         clustering_fields=list(clustering),
     )
+
+
+def view_query(project: str, dataset: str, view: str = PREDICTIONS_LATEST_VIEW) -> str:
+    """The view's GoogleSQL with its project and dataset filled in (as Terraform does)."""
+    from string import Template
+
+    text = resources.files(__name__).joinpath(f"{view}.sql").read_text(encoding="utf-8")
+    return Template(text).substitute(project=project, dataset=dataset)

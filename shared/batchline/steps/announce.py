@@ -13,7 +13,7 @@ or the poll's sweep (`send_overdue`), sends it then.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -47,6 +47,15 @@ class AnnounceSettings(Protocol):
 
     @property
     def notify_lease(self) -> timedelta: ...
+
+
+def latest_attempts(jobs: Iterable[JobRecord]) -> list[JobRecord]:
+    """Each part's last attempt, by part."""
+    latest: dict[int, JobRecord] = {}
+    for job in jobs:
+        if job.part not in latest or job.attempt > latest[job.part].attempt:
+            latest[job.part] = job
+    return [latest[part] for part in sorted(latest)]
 
 
 def _utc_now() -> datetime:
@@ -134,25 +143,28 @@ class Announcer:
         )
 
     def _event(self, record: SourceRecord, jobs: Sequence[JobRecord]) -> str:
+        """job.succeeded when every part's last attempt loaded a job that SUCCEEDED (an
+        earlier attempt that ended otherwise was made good by its resume)."""
+        latest = latest_attempts(jobs)
         succeeded = record.state == SourceState.LOADED and all(
-            job.vertex_state in SUCCEEDED_STATES for job in jobs
+            job.vertex_state in SUCCEEDED_STATES for job in latest
         )
-        return JOB_SUCCEEDED if succeeded and jobs else JOB_FAILED
+        return JOB_SUCCEEDED if succeeded and latest else JOB_FAILED
 
     def _body(self, record: SourceRecord, jobs: Sequence[JobRecord]) -> dict[str, object]:
-        totals = JobTotals()
-        for job in jobs:
-            totals = totals.merged(job.totals or JobTotals())
+        totals = JobTotals.final(job.totals or JobTotals() for job in jobs)
         # Every part of a source runs on the model chosen for the file.
         model = next((job.model for job in jobs if job.model), self.settings.model)
         cost = estimate_job_cost(model, totals, self.settings.prices)
         return {
             "error": record.error,
-            "job_ids": [job.job_id for job in jobs],
+            "job_ids": [job.job_id for job in jobs if job.job_id],
+            "attempts": max((job.attempt for job in jobs), default=0),
             "jobs": [
                 {
                     "job_id": job.job_id,
                     "part": job.part,
+                    "attempt": job.attempt,
                     "state": job.vertex_state,
                     "loaded": job.state == "loaded",
                     "error": job.error,

@@ -5,8 +5,9 @@ Exactly once per object generation, however often the event arrives:
 2. the file is validated as a stream; a bad file gets a report beside it (text and JSON),
    the ledger says rejected, a `file.rejected` notification goes out, and no job is made;
 3. a good file is staged in the work bucket (normalised, tagged, split within one job's
-   limits) and each part is submitted, unless a job with that part's labels already
-   exists: a retry after a crash between creating and recording finds it.
+   limits), each part's first attempt is queued in the ledger, and as many as the
+   running-jobs cap allows are started at once (batchline.steps.start); poll ticks start the
+   rest. A refusal that may pass leaves the part queued: the event is acknowledged.
 """
 
 from __future__ import annotations
@@ -16,15 +17,14 @@ import re
 from dataclasses import dataclass, field
 from typing import IO, Protocol
 
-from batchline.adapters.ledger import JobLedger
+from batchline.adapters.ledger import JobLedger, NewAttempt
 from batchline.adapters.storage import ObjectGone, Storage, abort
 from batchline.adapters.vertex import VertexJobs
-from batchline.domain.batch_jobs import BatchJob
-from batchline.domain.errors import PermanentError, TransientError
+from batchline.domain.errors import TransientError
 from batchline.domain.events import Event, StorageObject
 from batchline.domain.limits import JobLimits
 from batchline.domain.log_context import log_context
-from batchline.domain.log_events import FILE_RECEIVED, JOB_CREATED
+from batchline.domain.log_events import FILE_RECEIVED
 from batchline.domain.reports import report_names
 from batchline.domain.staging import (
     Stager,
@@ -32,9 +32,10 @@ from batchline.domain.staging import (
     staged_index_name,
     staged_requests_name,
 )
-from batchline.domain.states import SourceRef, SourceState
+from batchline.domain.states import JobState, SourceRef, SourceState
 from batchline.domain.validation import FileReport, validate_stream
 from batchline.steps.announce import Announcer
+from batchline.steps.start import Starter
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +52,6 @@ class SubmitResult:
     jobs: list[str] = field(default_factory=list)
     report_uri: str = ""
     detail: str = ""
-
-
-def source_labels(source: SourceRef, part: int) -> dict[str, str]:
-    """Labels that identify a part's job: how a retry finds a job it already made."""
-    return {
-        # Underscores, not hyphens: the keys appear in list filters (labels.KEY="...").
-        "batchline_source": source.document_id[:40],
-        "batchline_part": str(part),
-    }
 
 
 class SubmitSettings(Protocol):
@@ -91,6 +83,7 @@ class Submitter:
     storage: Storage
     vertex: VertexJobs
     announcer: Announcer
+    starter: Starter
 
     def skip_reason(self, obj: StorageObject) -> str:
         """Why an object is not a requests file to submit ("" when it is one)."""
@@ -164,15 +157,28 @@ class Submitter:
             return self._fail(obj, source, f"object metadata model={model!r} is not a model id")
         parts = self._stage(obj, source)
         log.info("validated %d requests; staged %d parts", report.requests, len(parts))
-        try:
-            jobs = [self._submit_part(source, part, model) for part in range(1, len(parts) + 1)]
-        except PermanentError as exc:
-            return self._fail(obj, source, str(exc))
-        self.ledger.mark_submitted(source, len(parts))
-        log.info("submitted %s", ", ".join(jobs))
-        # Jobs may have ended and loaded before this attempt recorded them all.
+        self.ledger.queue_parts(
+            source, [self._first_attempt(source, part) for part in parts], model
+        )
+        # Start what the running-jobs cap allows now; poll ticks start the rest.
+        waiting = [
+            job for job in self.ledger.list_jobs_for_source(source) if job.state == JobState.QUEUED
+        ]
+        started = self.starter.start_all(waiting)
+        log.info("queued %d parts; started %d now", len(parts), started.started)
+        # A start refused for good failed the file; its notification may be due.
         self.announcer.announce_if_done(source)
-        return SubmitResult("submitted", obj.uri, jobs=jobs)
+        return SubmitResult("submitted", obj.uri)
+
+    def _first_attempt(self, source: SourceRef, part: int) -> NewAttempt:
+        work, source_id = self.settings.work_bucket, source.document_id
+        return NewAttempt(
+            part=part,
+            attempt=1,
+            input_uris=(f"gs://{work}/{staged_requests_name(source_id, part)}",),
+            index_name=staged_index_name(source_id, part),
+            output_prefix=f"gs://{work}/{output_prefix_name(source_id, part, 1)}",
+        )
 
     def _read(self, obj: StorageObject) -> IO[bytes]:
         return self.storage.reader(obj.bucket, obj.name, obj.generation)
@@ -198,12 +204,10 @@ class Submitter:
 
     def _fail(self, obj: StorageObject, source: SourceRef, reason: str) -> SubmitResult:
         log.error("submission failed: %s", reason)
-        record = self.ledger.get_source(source)
-        for job_name in (record.parts if record else {}).values():
+        for job_name in self.ledger.fail_source(source, reason):
             # Parts already running would be billed for a file reported as failed.
             log.warning("cancelling %s: its file failed to submit", job_name)
             self.vertex.cancel(job_name)
-        self.ledger.mark_source_failed(source, reason)
         self.announcer.announce_if_done(source)
         return SubmitResult("failed", obj.uri, detail=reason)
 
@@ -229,45 +233,3 @@ class Submitter:
         if not report.valid:  # the read differed from the validated one: retry the event
             raise TransientError(f"{obj.uri} read differently while it was being staged")
         return [part.number for part in staged]
-
-    def _submit_part(self, source: SourceRef, part: int, model: str) -> str:
-        work = self.settings.work_bucket
-        labels = source_labels(source, part)
-        with log_context(part=part):
-            existing = self.vertex.find(labels)
-            job: BatchJob
-            if existing:
-                job = existing[0]
-                log.info("found the job a previous attempt created: %s", job.name)
-            else:
-                job = self.vertex.create(
-                    display_name=f"batchline-{source.document_id[:12]}-part-{part}",
-                    model=model,
-                    input_uri=f"gs://{work}/{staged_requests_name(source.document_id, part)}",
-                    output_prefix=f"gs://{work}/{output_prefix_name(source.document_id, part)}",
-                    labels=labels,
-                )
-                log.info(
-                    "created %s",
-                    job.name,
-                    extra={
-                        "event": JOB_CREATED,
-                        "source_uri": source.uri,
-                        "job": job.name,
-                        "part": part,
-                        "model": model,
-                    },
-                )
-            recorded = self.ledger.record_job(
-                source,
-                part,
-                job.name,
-                f"gs://{work}/{output_prefix_name(source.document_id, part)}",
-                model=model,
-            )
-            for extra in [job, *existing[1:]]:
-                if extra.name != recorded:
-                    # A race made a second job for this part: only the recorded one counts.
-                    log.warning("cancelling duplicate job %s (recorded: %s)", extra.name, recorded)
-                    self.vertex.cancel(extra.name)
-            return recorded

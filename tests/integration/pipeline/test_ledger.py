@@ -11,8 +11,8 @@ from typing import TypeVar
 import pytest
 from google.cloud import firestore
 
-from batchline.adapters.ledger import JobLedger, LedgerError, UnknownJob, UnknownSource
-from batchline.domain.states import JobState, SourceRef, SourceState
+from batchline.adapters.ledger import JobLedger, NewAttempt, StartOutcome, UnknownJob, UnknownSource
+from batchline.domain.states import JobState, SourceRef, SourceState, attempt_document_id
 from batchline.domain.totals import JobTotals
 
 pytestmark = pytest.mark.integration
@@ -59,13 +59,31 @@ def all_at_once(count: int, work: Callable[[], _T]) -> list[_T]:
         return [future.result() for future in [pool.submit(work) for _ in range(count)]]
 
 
-def submitted(ledger: JobLedger, ref: SourceRef, parts: int) -> list[str]:
+def new_attempt(part: int, attempt: int = 1) -> NewAttempt:
+    return NewAttempt(
+        part=part,
+        attempt=attempt,
+        input_uris=(f"gs://work/staging/part-{part}.jsonl",),
+        index_name=f"staging/part-{part}.index.jsonl",
+        output_prefix=f"gs://work/outputs/part-{part}/attempt-{attempt}",
+    )
+
+
+def queued(ledger: JobLedger, ref: SourceRef, parts: int) -> list[str]:
+    """Claim and queue a source of `parts` parts; the attempt ids of their first attempts."""
     assert ledger.claim_source(ref).claimed
-    names = [job_name(100 + part) for part in range(1, parts + 1)]
-    for part, name in enumerate(names, start=1):
-        assert ledger.record_job(ref, part, name, f"gs://work/out/{part}/") == name
-    assert ledger.mark_submitted(ref, parts)
-    return names
+    assert ledger.queue_parts(ref, [new_attempt(part) for part in range(1, parts + 1)], "m")
+    return [attempt_document_id(ref, part, 1) for part in range(1, parts + 1)]
+
+
+def submitted(ledger: JobLedger, ref: SourceRef, parts: int) -> list[str]:
+    """Queue a source and start each part's job; the attempt ids."""
+    ids = queued(ledger, ref, parts)
+    for number, attempt_id in enumerate(ids, start=1):
+        claim = ledger.claim_start(attempt_id, max_running=100)
+        assert claim.outcome == StartOutcome.CLAIMED
+        assert ledger.record_started(attempt_id, job_name(100 + number)) == job_name(100 + number)
+    return ids
 
 
 def test_a_source_is_claimed_once_however_often_the_event_arrives(ledger: JobLedger) -> None:
@@ -104,59 +122,84 @@ def test_a_rejected_source_stays_rejected(ledger: JobLedger, clock: Clock) -> No
     assert claim.record.state == SourceState.REJECTED
     assert claim.record.error_count == 3
     assert claim.record.report_uri == "gs://in/batchline-reports/batch.json"
-    assert not ledger.mark_source_failed(ref, "too late")  # rejected is terminal
+    assert ledger.fail_source(ref, "too late") == []  # rejected is terminal
+    assert ledger.get_source(ref).state == SourceState.REJECTED
 
 
-def test_recording_a_part_twice_keeps_the_first_job(ledger: JobLedger) -> None:
+def test_parts_are_queued_once_and_wait_before_they_have_a_job(ledger: JobLedger) -> None:
     ref = source()
-    ledger.claim_source(ref)
-    assert ledger.record_job(ref, 1, job_name(1), "gs://work/out/1/") == job_name(1)
-    assert ledger.record_job(ref, 1, job_name(1), "gs://work/out/1/") == job_name(1)
-    # A retry that created a second Vertex job for the same part learns the first one's name.
-    assert ledger.record_job(ref, 1, job_name(2), "gs://work/out/1/") == job_name(1)
-    assert ledger.get_job(job_name(2)) is None
-    jobs = ledger.list_jobs_for_source(ref)
-    assert [(job.part, job.job_name, job.state) for job in jobs] == [
-        (1, job_name(1), JobState.SUBMITTED)
-    ]
-    assert jobs[0].job_id == "1"
-
-
-def test_submitting_needs_every_part_recorded(ledger: JobLedger) -> None:
-    ref = source()
-    ledger.claim_source(ref)
-    ledger.record_job(ref, 1, job_name(1), "gs://work/out/1/")
-    with pytest.raises(LedgerError, match=r"parts \[2\]"):
-        ledger.mark_submitted(ref, 2)
-    assert ledger.mark_submitted(ref, 1)
-    assert not ledger.mark_submitted(ref, 1)
+    ids = queued(ledger, ref, 2)
+    assert not ledger.queue_parts(ref, [new_attempt(1), new_attempt(2)], "m")
     stored = ledger.get_source(ref)
-    assert stored is not None
     assert (stored.state, stored.part_count, stored.parts) == (
         SourceState.SUBMITTED,
-        1,
-        {1: job_name(1)},
+        2,
+        {1: 1, 2: 1},
     )
+    waiting = ledger.list_waiting_jobs()
+    assert [(job.attempt_id, job.state, job.job_name) for job in waiting] == [
+        (ids[0], JobState.QUEUED, None),
+        (ids[1], JobState.QUEUED, None),
+    ]
+    assert ledger.list_in_flight_jobs() == []
+
+
+def test_the_running_jobs_cap_holds_under_concurrent_starts(ledger: JobLedger) -> None:
+    refs = [source(f"capped-{n}.jsonl") for n in range(6)]
+    ids = [queued(ledger, ref, 1)[0] for ref in refs]
+    claims = all_at_once(6, lambda: [ledger.claim_start(i, max_running=3) for i in ids])
+    claimed = {c.job.attempt_id for batch in claims for c in batch if c.job is not None}
+    assert len(claimed) == 3, "never more than the cap in flight, however many start at once"
+    rest = [i for i in ids if i not in claimed]
+    assert ledger.claim_start(rest[0], max_running=3).outcome == StartOutcome.FULL
+    first = sorted(claimed)[0]
+    ledger.record_started(first, job_name(1))
+    ledger.transition_job(first, JobState.FINISHED, vertex_state="JOB_STATE_SUCCEEDED")
+    assert ledger.claim_start(rest[0], max_running=3).outcome == StartOutcome.CLAIMED
+
+
+def test_a_refused_start_waits_its_backoff_and_a_dead_starter_is_taken_over(
+    ledger: JobLedger, clock: Clock
+) -> None:
+    [attempt_id] = queued(ledger, source(), 1)
+    assert ledger.claim_start(attempt_id, 5).outcome == StartOutcome.CLAIMED
+    assert ledger.claim_start(attempt_id, 5).outcome == StartOutcome.NOT_DUE, "claimed: live"
+    ledger.defer_start(attempt_id, "429 quota", timedelta(minutes=1))
+    job = ledger.get_job(attempt_id)
+    assert (job.state, job.start_failures) == (JobState.QUEUED, 1)
+    assert ledger.claim_start(attempt_id, 5).outcome == StartOutcome.NOT_DUE, "backing off"
+    clock.advance(timedelta(minutes=1))
+    assert ledger.claim_start(attempt_id, 5).outcome == StartOutcome.CLAIMED
+    clock.advance(ledger.start_lease.duration)  # the starter died without recording a job
+    assert [job.attempt_id for job in ledger.list_waiting_jobs()] == [attempt_id]
+    assert ledger.claim_start(attempt_id, 5).outcome == StartOutcome.CLAIMED
+
+
+def test_recording_a_started_job_twice_keeps_the_first(ledger: JobLedger) -> None:
+    [attempt_id] = queued(ledger, source(), 1)
+    ledger.claim_start(attempt_id, 5)
+    assert ledger.record_started(attempt_id, job_name(1)) == job_name(1)
+    # A retry that created a second Vertex job for the attempt learns the first one's name.
+    assert ledger.record_started(attempt_id, job_name(2)) == job_name(1)
+    job = ledger.get_job(attempt_id)
+    assert (job.state, job.job_name, job.job_id) == (JobState.SUBMITTED, job_name(1), "1")
 
 
 def test_concurrent_transitions_succeed_for_exactly_one_caller(ledger: JobLedger) -> None:
     ref = source()
-    [name] = submitted(ledger, ref, 1)
+    [attempt_id] = submitted(ledger, ref, 1)
     results = all_at_once(
-        8, lambda: ledger.transition_job(name, JobState.RUNNING, vertex_state="JOB_STATE_RUNNING")
+        8,
+        lambda: ledger.transition_job(
+            attempt_id, JobState.RUNNING, vertex_state="JOB_STATE_RUNNING"
+        ),
     )
     assert results.count(True) == 1
-    job = ledger.get_job(name)
-    assert job is not None
-    assert (job.state, job.vertex_state) == (JobState.RUNNING, "JOB_STATE_RUNNING")
-    stored = ledger.get_source(ref)
-    assert stored is not None
-    assert stored.state == SourceState.RUNNING
+    assert ledger.get_source(ref).state == SourceState.RUNNING
     # A late "running" after "finished" changes nothing.
-    assert ledger.transition_job(name, JobState.FINISHED, vertex_state="JOB_STATE_SUCCEEDED")
-    assert not ledger.transition_job(name, JobState.RUNNING, vertex_state="JOB_STATE_RUNNING")
-    job = ledger.get_job(name)
-    assert job is not None
+    assert ledger.transition_job(attempt_id, JobState.FINISHED, vertex_state="JOB_STATE_SUCCEEDED")
+    assert not ledger.transition_job(attempt_id, JobState.RUNNING)
+    job = ledger.get_job(attempt_id)
     assert (job.state, job.vertex_state) == (JobState.FINISHED, "JOB_STATE_SUCCEEDED")
 
 
@@ -165,14 +208,10 @@ def test_the_source_is_loaded_only_after_all_its_parts(ledger: JobLedger) -> Non
     first, second = submitted(ledger, ref, 2)
 
     def source_state() -> SourceState:
-        record = ledger.get_source(ref)
-        assert record is not None
-        return record.state
+        return ledger.get_source(ref).state
 
     ledger.transition_job(first, JobState.FINISHED, vertex_state="JOB_STATE_SUCCEEDED")
     assert source_state() == SourceState.RUNNING  # one part done, the other not started
-    ledger.transition_job(second, JobState.RUNNING)
-    assert source_state() == SourceState.RUNNING
     assert ledger.claim_job_load(first)
     assert ledger.mark_job_loaded(first, JobTotals(succeeded=3, prompt_tokens=30))
     assert source_state() == SourceState.RUNNING
@@ -182,15 +221,38 @@ def test_the_source_is_loaded_only_after_all_its_parts(ledger: JobLedger) -> Non
     assert ledger.mark_job_loaded(second, JobTotals(failed=1, missing=1, prompt_tokens=5))
     assert not ledger.mark_job_loaded(second, JobTotals(failed=1, missing=1, prompt_tokens=5))
     record = ledger.get_source(ref)
-    assert record is not None
-    assert record.state == SourceState.LOADED
-    assert record.loaded_time is not None
-    assert record.totals == JobTotals(succeeded=3, failed=1, missing=1, prompt_tokens=35)
+    assert record.state == SourceState.LOADED and record.loaded_time is not None
+    totals = JobTotals.final(job.totals for job in ledger.list_jobs_for_source(ref))
+    assert totals == JobTotals(succeeded=3, failed=1, missing=1, prompt_tokens=35)
     assert record.notified_time is None
+    assert [r.source for r in ledger.list_sources_awaiting_notification()] == [ref]
     assert all_at_once(4, lambda: ledger.mark_source_notified(ref)).count(True) == 1
-    notified = ledger.get_source(ref)
-    assert notified is not None
-    assert notified.notified_time is not None
+    assert ledger.get_source(ref).notified_time is not None
+    assert ledger.list_sources_awaiting_notification() == []
+
+
+def test_a_resume_is_queued_with_the_load_and_the_file_waits_for_it(ledger: JobLedger) -> None:
+    ref = source()
+    [first] = submitted(ledger, ref, 1)
+    ledger.transition_job(first, JobState.FINISHED, vertex_state="JOB_STATE_SUCCEEDED")
+    assert ledger.claim_job_load(first)
+    resume = new_attempt(1, attempt=2)
+    totals = JobTotals(succeeded=6, failed=3, retryable=3, missing=1)
+    totals.retried_failed, totals.retried_missing = 3, 1
+    results = all_at_once(3, lambda: ledger.mark_job_loaded(first, totals, resume))
+    assert results.count(True) == 1, "one resume however often the load is marked"
+    record = ledger.get_source(ref)
+    assert (record.state, record.parts) == (SourceState.RUNNING, {1: 2})
+    second = attempt_document_id(ref, 1, 2)
+    assert [job.attempt_id for job in ledger.list_waiting_jobs()] == [second]
+    ledger.claim_start(second, 5)
+    ledger.record_started(second, job_name(2))
+    ledger.transition_job(second, JobState.FINISHED, vertex_state="JOB_STATE_SUCCEEDED")
+    ledger.claim_job_load(second)
+    assert ledger.mark_job_loaded(second, JobTotals(succeeded=3, missing=1))
+    assert ledger.get_source(ref).state == SourceState.LOADED
+    final = JobTotals.final(job.totals for job in ledger.list_jobs_for_source(ref))
+    assert (final.succeeded, final.failed, final.missing, final.total) == (9, 0, 1, 10)
 
 
 def test_a_failed_part_fails_the_source_when_the_rest_is_done(ledger: JobLedger) -> None:
@@ -201,61 +263,79 @@ def test_a_failed_part_fails_the_source_when_the_rest_is_done(ledger: JobLedger)
     ledger.claim_job_load(second)
     ledger.mark_job_loaded(second, JobTotals(succeeded=2))
     record = ledger.get_source(ref)
-    assert record is not None
-    assert record.state == SourceState.FAILED
-    assert record.error == "part(s) [1] failed"
-    failed_job = ledger.get_job(first)
-    assert failed_job is not None
-    assert failed_job.error == "output unreadable"
+    assert (record.state, record.error) == (SourceState.FAILED, "part(s) [1] failed")
+    assert ledger.get_job(first).error == "output unreadable"
+
+
+def test_failing_a_source_fails_what_waits_and_names_what_runs(ledger: JobLedger) -> None:
+    ref = source()
+    ids = queued(ledger, ref, 3)
+    ledger.claim_start(ids[0], 5)
+    ledger.record_started(ids[0], job_name(7))
+    assert ledger.fail_source(ref, "part 2: quota for this model is zero") == [job_name(7)]
+    assert ledger.fail_source(ref, "again") == []
+    states = [(job.part, job.state) for job in ledger.list_jobs_for_source(ref)]
+    assert states == [(1, JobState.SUBMITTED), (2, JobState.FAILED), (3, JobState.FAILED)]
+    assert ledger.list_waiting_jobs() == []
+    failed = ledger.get_source(ref)
+    assert (failed.state, failed.error) == (
+        SourceState.FAILED,
+        "part 2: quota for this model is zero",
+    )
 
 
 def test_loading_is_claimed_once_per_lease(ledger: JobLedger, clock: Clock) -> None:
-    ref = source()
-    [name] = submitted(ledger, ref, 1)
-    assert not ledger.claim_job_load(name)  # not finished yet
-    ledger.transition_job(name, JobState.FINISHED)
-    assert all_at_once(4, lambda: ledger.claim_job_load(name)).count(True) == 1
+    [attempt_id] = submitted(ledger, source(), 1)
+    assert not ledger.claim_job_load(attempt_id)  # not finished yet
+    ledger.transition_job(attempt_id, JobState.FINISHED)
+    assert all_at_once(4, lambda: ledger.claim_job_load(attempt_id)).count(True) == 1
     clock.advance(ledger.load_lease.duration)
-    assert ledger.claim_job_load(name)  # the first loader died: take over
-    ledger.mark_job_loaded(name, JobTotals(succeeded=1))
+    assert ledger.claim_job_load(attempt_id)  # the first loader died: take over
+    ledger.mark_job_loaded(attempt_id, JobTotals(succeeded=1))
     clock.advance(ledger.load_lease.duration)
-    assert not ledger.claim_job_load(name)
+    assert not ledger.claim_job_load(attempt_id)
 
 
 def test_in_flight_and_notification_lists(ledger: JobLedger) -> None:
-    ref = source()
-    first, second, third = submitted(ledger, ref, 3)
+    first, second, third = submitted(ledger, source(), 3)
     ledger.transition_job(second, JobState.RUNNING)
     ledger.transition_job(third, JobState.FINISHED)
-    assert sorted(job.job_name for job in ledger.list_in_flight_jobs()) == [first, second]
-    assert [job.job_name for job in ledger.list_jobs_to_notify()] == [third]
+    assert sorted(job.attempt_id for job in ledger.list_in_flight_jobs()) == sorted([first, second])
+    assert [job.attempt_id for job in ledger.list_jobs_to_notify()] == [third]
     assert ledger.mark_finished_notified(third)
     assert not ledger.mark_finished_notified(third)
     assert ledger.list_jobs_to_notify() == []
-    job = ledger.get_job(third)
-    assert job is not None
-    assert job.finished_notified
+    assert ledger.get_job(third).finished_notified
+    assert ledger.mark_stalled_logged(first) and not ledger.mark_stalled_logged(first)
 
 
-def test_failing_a_source_and_listing_sources(ledger: JobLedger, clock: Clock) -> None:
+def test_a_final_source_is_retried_once_and_notified_again(ledger: JobLedger) -> None:
+    ref = source()
+    [first] = submitted(ledger, ref, 1)
+    ledger.transition_job(first, JobState.FINISHED, vertex_state="JOB_STATE_SUCCEEDED")
+    ledger.claim_job_load(first)
+    ledger.mark_job_loaded(first, JobTotals(succeeded=1, failed=1, retryable=1))
+    ledger.mark_source_notified(ref)
+    attempts = [new_attempt(1, attempt=2)]
+    assert all_at_once(3, lambda: ledger.retry_source(ref, attempts)).count(True) == 1
+    record = ledger.get_source(ref)
+    assert (record.state, record.parts, record.notified_time) == (SourceState.RUNNING, {1: 2}, None)
+
+
+def test_listing_sources_newest_first(ledger: JobLedger, clock: Clock) -> None:
     refs = [source(f"file-{number}.jsonl") for number in range(3)]
     for ref in refs:
         ledger.claim_source(ref)
         clock.advance(timedelta(seconds=1))
-    assert ledger.mark_source_failed(refs[0], "model retired")
-    assert not ledger.mark_source_failed(refs[0], "model retired")
-    listed = ledger.list_sources(limit=2)
-    assert [record.source for record in listed] == [refs[2], refs[1]]
-    failed = ledger.get_source(refs[0])
-    assert failed is not None
-    assert (failed.state, failed.error) == (SourceState.FAILED, "model retired")
+    assert [record.source for record in ledger.list_sources(limit=2)] == [refs[2], refs[1]]
 
 
 def test_unknown_records_are_errors_not_silence(ledger: JobLedger) -> None:
     with pytest.raises(UnknownJob):
-        ledger.transition_job(job_name(404), JobState.RUNNING)
+        ledger.transition_job("no-such-attempt", JobState.RUNNING)
     with pytest.raises(UnknownSource):
-        ledger.record_job(source("never-claimed"), 1, job_name(1), "gs://work/out/")
+        ledger.queue_parts(source("never-claimed"), [new_attempt(1)], "m")
     assert ledger.get_source(source("never-claimed")) is None
+    [attempt_id] = queued(ledger, source(), 1)
     with pytest.raises(ValueError, match="managed by the ledger"):
-        ledger.transition_job(job_name(1), JobState.RUNNING, state="loaded")
+        ledger.transition_job(attempt_id, JobState.STARTING, state="loaded")

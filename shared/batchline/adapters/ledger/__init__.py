@@ -1,19 +1,16 @@
 """The job ledger in Firestore: what happened to each uploaded file and each of its jobs.
 
-- `ledger`: JobLedger, the operations the steps use;
-- `records`: the source and job documents, and the one table of their fields;
-- `leases`: claims that lapse (submitting, loading, notifying);
-- `transactions`: Firestore transactions retried on contention.
+- `ledger`: JobLedger, the operations the steps use (a source's submission and notification);
+- `attempts`: the attempts at a source's parts (queued, started, watched, loaded, resumed);
+- `records`: the source and attempt documents, and the one table of their fields;
+- `leases`: claims that lapse (submitting, starting, loading, notifying);
+- `transactions`: Firestore transactions retried on contention;
+- `errors`: what the ledger refuses.
 """
 
-from batchline.adapters.ledger.ledger import (
-    JOBS_COLLECTION_SUFFIX,
-    JobLedger,
-    LedgerError,
-    NotifyClaim,
-    UnknownJob,
-    UnknownSource,
-)
+from batchline.adapters.ledger.attempts import NewAttempt, StartClaim, StartOutcome
+from batchline.adapters.ledger.errors import LedgerError, UnknownJob, UnknownSource
+from batchline.adapters.ledger.ledger import JOBS_COLLECTION_SUFFIX, JobLedger, NotifyClaim
 from batchline.adapters.ledger.records import ClaimResult, JobRecord, SourceRecord
 
 __all__ = [
@@ -22,8 +19,11 @@ __all__ = [
     "JobLedger",
     "JobRecord",
     "LedgerError",
+    "NewAttempt",
     "NotifyClaim",
     "SourceRecord",
+    "StartClaim",
+    "StartOutcome",
     "UnknownJob",
     "UnknownSource",
 ]

@@ -5,9 +5,10 @@ value is read back); reading a document, writing a new one and refusing writes t
 ledger manages itself all use that table.
 
 - A source document (`<collection>/<sha256 of gs://bucket/object#generation>`) per uploaded
-  object generation: where it stands, its parts' jobs, its report or error, its totals.
-- A job document (`<collection>-parts/<sha256 of the job resource name>`) per Vertex AI job
-  (one part of a source): its state, the Vertex state beside it, its totals, its claims.
+  object generation: where it stands, each part's latest attempt, its report or error.
+- A job document (`<collection>-parts/<sha256 of source, part and attempt>`) per attempt at a
+  part: one Vertex AI job, known before the job exists (it waits `queued`), with its input,
+  its state and the Vertex state beside it, its totals and its claims.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ def _totals(value: Any) -> JobTotals | None:
     return JobTotals.from_dict(value) if isinstance(value, Mapping) else None
 
 
-def _parts(value: Any) -> dict[int, str]:
-    return {int(part): str(name) for part, name in (value or {}).items()}
+def _parts(value: Any) -> dict[int, int]:
+    return {int(part): int(attempt) for part, attempt in (value or {}).items()}
 
 
 def _strings(value: Any) -> tuple[str, ...]:
@@ -51,15 +52,18 @@ _SOURCE_READERS: Final[Mapping[str, Callable[[Any], Any]]] = {
     "part_count": _optional_int,
     "parts": _parts,
     "error_count": _optional_int,
-    "totals": _totals,
     "first_errors": _strings,
 }
 _JOB_READERS: Final[Mapping[str, Callable[[Any], Any]]] = {
     "part": int,
+    "attempt": lambda value: int(value or 1),
     "state": JobState,
+    "input_uris": _strings,
     "finished_notified": bool,
+    "stalled_logged": bool,
     "totals": _totals,
     "load_attempt": lambda value: int(value or 0),
+    "start_failures": lambda value: int(value or 0),
 }
 
 
@@ -82,13 +86,13 @@ class SourceRecord:
 
     source: SourceRef
     state: SourceState
-    attempt: int = 1
+    attempt: int = 1  # of the submit step's claim: how many attempts took it on
     part_count: int | None = None
-    parts: dict[int, str] = field(default_factory=dict)
+    parts: dict[int, int] = field(default_factory=dict)  # part -> its latest attempt
     report_uri: str | None = None
     error_count: int | None = None
     error: str | None = None
-    totals: JobTotals | None = None
+    model: str | None = None
     created_time: datetime | None = None
     updated_time: datetime | None = None
     claimed_time: datetime | None = None
@@ -125,16 +129,21 @@ class SourceRecord:
 
 @dataclass(frozen=True, slots=True)
 class JobRecord:
-    """A job's ledger document, typed; stored fields the table does not name are in `extra`
-    (the times of each state, the output directory, ...)."""
+    """One attempt at one part of a source, typed: a Vertex AI job once it is created
+    (`job_name` is None while it waits). Stored fields the table does not name are in `extra`
+    (the times of each state, the output directory, the last start error, ...)."""
 
-    job_name: str
-    job_id: str
+    attempt_id: str
     source_uri: str
     source_id: str
     part: int
+    attempt: int
     state: JobState
+    input_uris: tuple[str, ...]
+    index_name: str  # the work bucket's object listing this attempt's input lines and keys
     output_prefix: str
+    job_name: str | None = None
+    job_id: str | None = None
     vertex_state: str | None = None
     model: str | None = None
     finished_notified: bool = False
@@ -142,15 +151,24 @@ class JobRecord:
     error: str | None = None
     created_time: datetime | None = None
     updated_time: datetime | None = None
+    not_before: datetime | None = None
+    start_failures: int = 0
+    start_claimed_time: datetime | None = None
     load_claimed_time: datetime | None = None
     load_attempt: int = 0
     loaded_time: datetime | None = None
     notified_time: datetime | None = None
+    stalled_logged: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def source(self) -> SourceRef:
         return SourceRef.parse(self.source_uri)
+
+    @property
+    def label(self) -> str:
+        """How logs and messages name it: its job, or its part and attempt while it waits."""
+        return self.job_name or f"{self.source_uri} part {self.part} attempt {self.attempt}"
 
     @classmethod
     def from_document(cls, data: Mapping[str, Any]) -> JobRecord:
@@ -158,10 +176,11 @@ class JobRecord:
         return cls(extra=extra, **_read_fields(cls, data, _JOB_READERS))
 
     def new_document(self, now: datetime) -> dict[str, Any]:
-        """The document that records this job for the first time."""
+        """The document that records this attempt for the first time."""
         document = {name: getattr(self, name) for name in _JOB_FIELD_NAMES}
         document.update(
             state=self.state.value,
+            input_uris=list(self.input_uris),
             totals=self.totals.as_dict() if self.totals else None,
             created_time=now,
             updated_time=now,
