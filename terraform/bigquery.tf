@@ -1,6 +1,12 @@
 # Results. Both table schemas are the files the Python code reads
 # (shared/batchline/schemas/*.json), and partitioning and clustering match
 # batchline.schemas.table_spec(): one source of truth for the tables.
+
+locals {
+  # Dataset ids take no hyphens.
+  dataset_id = replace(var.prefix, "-", "_")
+}
+
 resource "google_bigquery_dataset" "batchline" {
   # checkov:skip=CKV_GCP_81: Google-managed encryption; add default_encryption_configuration with a Cloud KMS key if your data requires CMEK.
   dataset_id  = local.dataset_id
@@ -43,4 +49,11 @@ resource "google_bigquery_table" "jobs" {
   clustering = ["source_uri"]
 
   deletion_protection = var.deletion_protection
+}
+
+# The complete function writes rows into the dataset's tables, and nowhere else.
+resource "google_bigquery_dataset_iam_member" "complete_writes_rows" {
+  dataset_id = google_bigquery_dataset.batchline.dataset_id
+  role       = "roles/bigquery.dataEditor"
+  member     = local.principals["complete"]
 }

@@ -69,8 +69,14 @@ variable "deletion_protection" {
 
 variable "enable_alerts" {
   type        = bool
-  description = "Create a log-based metric and alert policies for failed batch jobs and dead-lettered events."
+  description = "Create alert policies for failed files and stalled batch jobs (on the functions' log lines) and for dead-lettered events."
   default     = false
+}
+
+variable "enable_dashboard" {
+  type        = bool
+  description = "Create the Cloud Monitoring dashboard and the log-based metrics it charts (files, jobs, rows, estimated cost, dead letters, oldest job in flight)."
+  default     = true
 }
 
 variable "firestore_location" {
