@@ -101,27 +101,28 @@ class Result:
                 found.append(message)
         return found
 
-    def errors(self) -> list[str]:
-        """Every error diagnostic, as `summary: detail`."""
-        found = []
-        for message in self.messages():
-            diagnostic = message.get("diagnostic") or {}
-            if diagnostic.get("severity") == "error":
-                found.append(f"{diagnostic['summary']}: {diagnostic.get('detail', '')}")
-        for diagnostic in self._validate_output().get("diagnostics", []):
-            if diagnostic.get("severity") == "error":
-                found.append(f"{diagnostic['summary']}: {diagnostic.get('detail', '')}")
+    def diagnostics(self) -> list[dict[str, Any]]:
+        """Every diagnostic: from a plan's message stream or from `validate -json`."""
+        found = [m["diagnostic"] for m in self.messages() if isinstance(m.get("diagnostic"), dict)]
+        try:
+            document = json.loads(self.stdout)
+        except json.JSONDecodeError:
+            document = None
+        if isinstance(document, dict):
+            found += document.get("diagnostics", [])
         return found
 
-    def _validate_output(self) -> dict[str, Any]:
-        try:
-            parsed = json.loads(self.stdout)
-        except json.JSONDecodeError:
-            return {}
-        return parsed if isinstance(parsed, dict) else {}
+    def errors(self) -> list[tuple[str, str, str]]:
+        """(summary, detail, file name) of every error."""
+        return [
+            (d["summary"], d.get("detail", ""), (d.get("range") or {}).get("filename", ""))
+            for d in self.diagnostics()
+            if d.get("severity") == "error"
+        ]
 
     def explain(self) -> str:
-        return "\n".join(self.errors()) or f"{self.stdout}\n{self.stderr}"
+        found = [f"{file}: {summary}: {detail}" for summary, detail, file in self.errors()]
+        return "\n".join(found) or f"{self.stdout}\n{self.stderr}"
 
 
 @dataclass
