@@ -23,6 +23,7 @@ pytestmark = pytest.mark.integration
 PROJECT = "batchline-offline"
 OPTION_SETS: dict[str, dict[str, Any]] = {
     "defaults": {"project_id": PROJECT},
+    "no_dashboard": {"project_id": PROJECT, "enable_dashboard": False},
     "every_option": {
         "project_id": PROJECT,
         "enable_alerts": True,
@@ -35,7 +36,7 @@ OPTION_SETS: dict[str, dict[str, Any]] = {
     },
 }
 # What each option set creates; the README's deploy section gives the same counts.
-EXPECTED_RESOURCES = {"defaults": 86, "every_option": 94}
+EXPECTED_RESOURCES = {"defaults": 86, "no_dashboard": 74, "every_option": 94}
 
 _plans: dict[tuple[int, str, bool], Plan] = {}
 
@@ -73,8 +74,14 @@ def test_plan_creates_everything(
     }
 
 
-def test_every_option_adds_only_its_resources(workspace: Workspace) -> None:
+def test_each_option_adds_only_its_resources(workspace: Workspace) -> None:
     defaults = planned(workspace, "defaults", True).addresses()
+    without_dashboard = planned(workspace, "no_dashboard", True).addresses()
+    assert {a.split("[")[0] for a in defaults - without_dashboard} == {
+        "google_logging_metric.event",
+        "google_monitoring_dashboard.batchline",
+    }
+    assert without_dashboard < defaults
     every = planned(workspace, "every_option", True).addresses()
     assert defaults < every
     added = {address.split("[")[0] for address in every - defaults}
