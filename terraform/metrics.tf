@@ -16,7 +16,21 @@ locals {
 
   # name -> the event counted, the numeric field a distribution keeps (null for a counter),
   # labels (label -> field), and for distributions the exponential bucket layout.
-  log_metrics = {
+  log_metrics = merge(local.event_metrics, local.row_metrics)
+
+  # Rows of each status a loaded job added (rows.loaded): one distribution per count field.
+  row_metrics = {
+    for status in ["succeeded", "failed", "blocked", "missing"] : "rows_${status}" => {
+      description = "Rows of status ${status} per loaded job (rows.loaded: rows_${status})."
+      event       = "rows.loaded"
+      value_field = "rows_${status}"
+      unit        = "1"
+      labels      = { model = "model" }
+      buckets     = { scale = 1, growth_factor = 2, count = 20 }
+    }
+  }
+
+  event_metrics = {
     files_received = {
       description = "Uploads the submit function took on (file.received)."
       event       = "file.received"
@@ -48,38 +62,6 @@ locals {
       unit        = "1"
       labels      = { vertex_state = "vertex_state" }
       buckets     = null
-    }
-    rows_succeeded = {
-      description = "Rows loaded with an answer, per loaded job (rows.loaded)."
-      event       = "rows.loaded"
-      value_field = "rows_succeeded"
-      unit        = "1"
-      labels      = { model = "model" }
-      buckets     = { scale = 1, growth_factor = 2, count = 20 }
-    }
-    rows_failed = {
-      description = "Rows loaded with an error, per loaded job (rows.loaded)."
-      event       = "rows.loaded"
-      value_field = "rows_failed"
-      unit        = "1"
-      labels      = { model = "model" }
-      buckets     = { scale = 1, growth_factor = 2, count = 20 }
-    }
-    rows_blocked = {
-      description = "Rows loaded as blocked, per loaded job (rows.loaded)."
-      event       = "rows.loaded"
-      value_field = "rows_blocked"
-      unit        = "1"
-      labels      = { model = "model" }
-      buckets     = { scale = 1, growth_factor = 2, count = 20 }
-    }
-    rows_missing = {
-      description = "Input lines that got no output, per loaded job (rows.loaded)."
-      event       = "rows.loaded"
-      value_field = "rows_missing"
-      unit        = "1"
-      labels      = { model = "model" }
-      buckets     = { scale = 1, growth_factor = 2, count = 20 }
     }
     estimated_cost_usd = {
       description = "Estimated cost in USD at the batch price, per loaded job (rows.loaded)."

@@ -4,6 +4,7 @@ fields of the log contract (batchline.domain.log_events.LOG_EVENTS)."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from terraform_hcl import _blocks, _locals, _parsed, _resource, _single, _strings, _variables
@@ -26,9 +27,32 @@ def _filters_and_extractors() -> list[tuple[str, str]]:
     return found
 
 
-@pytest.mark.parametrize("name", sorted(_locals()["log_metrics"]))
+def _metric_table() -> dict[str, Any]:
+    """local.log_metrics: the event metrics, and the row metrics its for expression makes."""
+    local_values = _locals()
+    assert local_values["log_metrics"] == "${merge(local.event_metrics, local.row_metrics)}"
+    statuses = re.search(r"for status in \[([^\]]*)\]", local_values["row_metrics"])
+    assert statuses, local_values["row_metrics"]
+    row_metrics = {
+        f"rows_{status}": {
+            "event": "rows.loaded",
+            "value_field": f"rows_{status}",
+            "labels": {"model": "model"},
+            "buckets": {"count": 20},
+        }
+        for status in re.findall(r'"(\w+)"', statuses.group(1))
+    }
+    return {**local_values["event_metrics"], **row_metrics}
+
+
+def test_rows_are_charted_by_every_status_the_contract_counts() -> None:
+    counted = {f for f in LOG_EVENTS["rows.loaded"] if f.startswith("rows_")}
+    assert {name for name in _metric_table() if name.startswith("rows_")} == counted
+
+
+@pytest.mark.parametrize("name", sorted(_metric_table()))
 def test_each_metric_reads_a_contract_event_and_its_fields(name: str) -> None:
-    metric = _locals()["log_metrics"][name]
+    metric = _metric_table()[name]
     assert metric["event"] in LOG_EVENTS, f"{name}: {metric['event']} is not a log event"
     fields = LOG_EVENTS[metric["event"]]
     if metric["value_field"] is not None:

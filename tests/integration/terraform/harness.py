@@ -3,7 +3,7 @@
 `StandIns` starts one stand-in process per provider (standin_provider.py), reads each one's
 go-plugin handshake line and gives the TF_REATTACH_PROVIDERS value that attaches them.
 `Workspace` is a copy of terraform/*.tf in a temporary directory (with `scripts/` and
-`shared/` beside it, as the module's relative paths expect), where `terraform init`,
+`shared/` linked beside it, as the module's relative paths expect), where `terraform init`,
 `validate` and `plan` run with their machine-readable output parsed.
 """
 
@@ -136,17 +136,6 @@ class Workspace:
     def __post_init__(self) -> None:
         self.module = self.root / "terraform"
 
-    @classmethod
-    def copy_of(cls, root: Path, reattach: dict[str, Any]) -> Workspace:
-        module = root / "terraform"
-        module.mkdir(parents=True)
-        for path in MODULE_DIR.glob("*.tf"):
-            shutil.copy2(path, module / path.name)
-        for sibling in ("scripts", "shared", "functions"):
-            (root / sibling).symlink_to(REPO_ROOT / sibling)
-        shutil.copy2(REPO_ROOT / "requirements.txt", root / "requirements.txt")
-        return cls(root, reattach)
-
     def edit(self, filename: str, old: str, new: str) -> None:
         """Replace `old` (which must occur once) with `new` in one of the module's files."""
         path = self.module / filename
@@ -217,41 +206,49 @@ class Plan:
         return {change["address"] for change in self.creates()}
 
     def after(self, address: str) -> dict[str, Any]:
-        for change in self.creates():
-            if change["address"] == address:
-                after: dict[str, Any] = change["change"]["after"]
-                return after
-        raise AssertionError(f"the plan creates no {address}")
+        """The planned values of what `address` creates."""
+        after: dict[str, Any] = self._change(address)["after"]
+        return after
 
     def after_unknown(self, address: str) -> dict[str, Any]:
+        """Which of its values are known only after apply (true at their paths)."""
+        unknown: dict[str, Any] = self._change(address)["after_unknown"]
+        return unknown
+
+    def _change(self, address: str) -> dict[str, Any]:
         for change in self.creates():
             if change["address"] == address:
-                unknown: dict[str, Any] = change["change"]["after_unknown"]
-                return unknown
+                found: dict[str, Any] = change["change"]
+                return found
         raise AssertionError(f"the plan creates no {address}")
 
 
-@contextmanager
-def attached(versions: ProviderVersions, workdir: Path) -> Iterator[Workspace]:
-    """An initialised workspace in `workdir` with stand-ins of `versions` attached."""
-    with ExitStack() as stack:
+def copy_module(root: Path) -> None:
+    """terraform/*.tf into root/terraform, with the siblings its relative paths reach
+    (../scripts/build_bundles.py, ../shared/batchline/schemas) linked beside it."""
+    module = root / "terraform"
+    module.mkdir(parents=True)
+    for path in MODULE_DIR.glob("*.tf"):
+        shutil.copy2(path, module / path.name)
+    for sibling in ("scripts", "shared"):
+        (root / sibling).symlink_to(REPO_ROOT / sibling)
+
+
+def new_workspace(versions: ProviderVersions) -> Iterator[Workspace]:
+    """A fresh, initialised module copy with stand-ins of `versions` attached; everything is
+    stopped and removed afterwards (for fixtures)."""
+    with tempfile.TemporaryDirectory(prefix="tf-offline-") as tmp, ExitStack() as stack:
+        root = Path(tmp)
+        copy_module(root)
         reattach = {
             f"registry.terraform.io/hashicorp/{provider}": stack.enter_context(
                 # external runs its program where terraform runs: in the module copy.
-                standin(versions.fixture(provider), cwd=workdir / "terraform")
+                standin(versions.fixture(provider), cwd=root / "terraform")
             )
             for provider in versions.versions
         }
-        workspace = Workspace(workdir, reattach)
+        workspace = Workspace(root, reattach)
         init = workspace.init()
         if init.returncode != 0:
             raise RuntimeError(f"terraform init failed:\n{init.stdout}\n{init.stderr}")
         yield workspace
-
-
-def new_workspace(versions: ProviderVersions) -> Iterator[Workspace]:
-    """A fresh module copy with its stand-ins, cleaned up afterwards (for fixtures)."""
-    with tempfile.TemporaryDirectory(prefix="tf-offline-") as tmp:
-        Workspace.copy_of(Path(tmp), {})
-        with attached(versions, Path(tmp)) as workspace:
-            yield workspace

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from harness import Plan, Workspace
 
+from batchline.domain.log_events import LOG_EVENTS
 from batchline.runtime.settings import ENV_VARS
 
 pytestmark = pytest.mark.integration
@@ -173,3 +175,28 @@ def test_dashboard_charts_only_metrics_the_module_creates(workspace: Workspace) 
         or f"logging_googleapis_com:user_{name}_sum{{" in query
     }
     assert charted == metrics, "every log-based metric is charted, and only those"
+
+
+def test_planned_metrics_and_alerts_read_only_the_log_contract(workspace: Workspace) -> None:
+    """Every planned log filter names one event of batchline.domain.log_events, and every
+    extractor and filter reads only that event's fields."""
+    plan = planned(workspace, "every_option", True)
+    checked = []
+    for change in plan.creates():
+        after = change["change"]["after"]
+        if change["type"] == "google_logging_metric":
+            texts = [after["filter"], after["value_extractor"] or ""]
+            texts += list((after["label_extractors"] or {}).values())
+        elif change["type"] == "google_monitoring_alert_policy":
+            matched = after["conditions"][0]["condition_matched_log"]
+            if not matched:
+                continue
+            texts = [matched[0]["filter"], *matched[0]["label_extractors"].values()]
+        else:
+            continue
+        (event,) = re.findall(r'jsonPayload\.event="([^"]+)"', texts[0])
+        assert event in LOG_EVENTS, f"{change['address']}: {event}"
+        fields = {f for text in texts for f in re.findall(r"jsonPayload\.(\w+)", text)}
+        assert fields - {"event"} <= set(LOG_EVENTS[event]), change["address"]
+        checked.append(change["address"])
+    assert len(checked) == 13, checked  # 11 metrics, 2 log alerts
