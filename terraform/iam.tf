@@ -1,5 +1,72 @@
-# Identities and every role they hold. No primitive roles (owner, editor, viewer) and no
-# public principals anywhere; project-level grants only where no narrower resource exists.
+# Identities and the roles they hold on the project. No primitive roles (owner, editor,
+# viewer) and no public principals anywhere; project-level grants only where no narrower
+# resource exists. Grants on one bucket, topic, dataset, database or function sit in the file
+# of that resource (storage.tf, pubsub.tf, bigquery.tf, firestore.tf, functions.tf).
+
+locals {
+  role_id_prefix = replace(var.prefix, "-", "_")
+
+  # Every identity this deployment grants roles to, by a label known at plan time (emails of
+  # new service accounts are not), so each grant has a stable address.
+  principals = merge(
+    { for name, account in google_service_account.function : name => "serviceAccount:${account.email}" },
+    {
+      trigger = "serviceAccount:${google_service_account.trigger.email}"
+      build   = "serviceAccount:${google_service_account.build.email}"
+    },
+    local.service_agents,
+  )
+
+  # Custom roles with only the Vertex AI permissions each function's calls need, named as in
+  # the Vertex AI permissions reference
+  # (https://cloud.google.com/vertex-ai/docs/general/iam-permissions): create on the location
+  # (parent), get and cancel on the job, list on the location (finding a file's jobs by label).
+  batch_job_roles = {
+    batch_job_submitter = {
+      title       = "Batchline batch job submitter"
+      description = "Create, find and cancel Vertex AI batch prediction jobs (the submit function, and the poll function, which starts the queued ones)."
+      permissions = [
+        "aiplatform.batchPredictionJobs.cancel",
+        "aiplatform.batchPredictionJobs.create",
+        "aiplatform.batchPredictionJobs.get",
+        "aiplatform.batchPredictionJobs.list",
+      ]
+    }
+    batch_job_reader = {
+      title       = "Batchline batch job reader"
+      description = "Read Vertex AI batch prediction jobs (the complete function)."
+      permissions = [
+        "aiplatform.batchPredictionJobs.get",
+        "aiplatform.batchPredictionJobs.list",
+      ]
+    }
+  }
+  custom_role_names = {
+    for key, role in local.batch_job_roles : key => "projects/${var.project_id}/roles/${local.role_id_prefix}_${key}"
+  }
+
+  # Project-level roles.
+  project_grants = [
+    { principal = "submit", role = local.custom_role_names["batch_job_submitter"] },
+    # The poll function starts queued attempts (the running-jobs cap) and resumes.
+    { principal = "poll", role = local.custom_role_names["batch_job_submitter"] },
+    { principal = "complete", role = local.custom_role_names["batch_job_reader"] },
+    { principal = "complete", role = "roles/bigquery.jobUser" }, # load jobs into its dataset
+    # Eventarc delivers events as the trigger identity.
+    { principal = "trigger", role = "roles/eventarc.eventReceiver" },
+    # Eventarc creates a Pub/Sub topic per storage trigger at run time, so this one cannot be
+    # granted on a single topic.
+    { principal = "storage_agent", role = "roles/pubsub.publisher" },
+    # The function builds: Cloud Run Builder is the role Google documents for a user-specified
+    # build service account (reads the source, writes the image and the build logs):
+    # https://cloud.google.com/run/docs/configuring/services/build-service-account
+    { principal = "build", role = "roles/run.builder" },
+    # The standard roles of the service agents apis.tf creates up front: Google grants them
+    # only to agents it creates itself, on the API's first use.
+    { principal = "vertex_agent", role = "roles/aiplatform.serviceAgent" },
+    { principal = "pubsub_agent", role = "roles/pubsub.serviceAgent" },
+  ]
+}
 
 # One runtime identity per function.
 resource "google_service_account" "function" {
@@ -47,55 +114,9 @@ resource "google_project_iam_member" "grant" {
 
   project = var.project_id
   role    = each.value.role
-  member  = lookup(local.principals, each.value.principal, each.value.principal)
+  member  = local.principals[each.value.principal]
 
   depends_on = [google_project_iam_custom_role.batch_job, google_project_service_identity.agents]
-}
-
-resource "google_storage_bucket_iam_member" "grant" {
-  for_each = { for grant in local.all_bucket_grants : join(" ", compact([grant.bucket, grant.role, grant.principal, grant.prefix])) => grant }
-
-  bucket = local.buckets[each.value.bucket]
-  role   = each.value.role
-  member = lookup(local.principals, each.value.principal, each.value.principal)
-
-  dynamic "condition" {
-    for_each = each.value.prefix == null ? [] : [each.value.prefix]
-    content {
-      title       = "Objects under ${condition.value}"
-      description = "Only objects whose name starts with ${condition.value}."
-      expression  = "resource.name.startsWith(\"projects/_/buckets/${local.buckets[each.value.bucket]}/objects/${condition.value}\")"
-    }
-  }
-
-  depends_on = [google_project_service_identity.agents]
-}
-
-resource "google_pubsub_topic_iam_member" "grant" {
-  for_each = { for grant in local.all_topic_grants : "${grant.topic} ${grant.role} ${grant.principal}" => grant }
-
-  topic  = local.topics[each.value.topic]
-  role   = each.value.role
-  member = lookup(local.principals, each.value.principal, each.value.principal)
-
-  depends_on = [google_project_service_identity.agents]
-}
-
-# The complete function writes rows into the dataset's tables, and nowhere else.
-resource "google_bigquery_dataset_iam_member" "complete_writes_rows" {
-  dataset_id = google_bigquery_dataset.batchline.dataset_id
-  role       = "roles/bigquery.dataEditor"
-  member     = local.principals["complete"]
-}
-
-# The trigger identity may invoke each function's Cloud Run service, and only those.
-resource "google_cloud_run_v2_service_iam_member" "trigger_invokes_function" {
-  for_each = local.functions
-
-  location = var.region
-  name     = google_cloudfunctions2_function.function[each.key].name
-  role     = "roles/run.invoker"
-  member   = local.principals["trigger"]
 }
 
 # Pub/Sub signs the push requests Eventarc sends to the functions with tokens for the trigger
@@ -106,25 +127,4 @@ resource "google_service_account_iam_member" "pubsub_mints_trigger_tokens" {
   member             = local.principals["pubsub_agent"]
 
   depends_on = [google_project_service_identity.agents]
-}
-
-# The build reads the copy of the source that Cloud Run functions puts in its own
-# gcf-v2-sources bucket; the condition keeps the grant to that bucket.
-resource "google_project_iam_member" "build_reads_function_sources" {
-  project = var.project_id
-  role    = "roles/storage.objectViewer"
-  member  = local.principals["build"]
-
-  condition {
-    title       = "gcf-v2-sources bucket only"
-    description = "Objects in the bucket Cloud Run functions copies deployed sources into."
-    expression  = "resource.name.startsWith(\"projects/_/buckets/${local.gcf_sources_bucket}\")"
-  }
-}
-
-resource "google_artifact_registry_repository_iam_member" "build_writes_images" {
-  location   = google_artifact_registry_repository.functions.location
-  repository = google_artifact_registry_repository.functions.name
-  role       = "roles/artifactregistry.writer"
-  member     = local.principals["build"]
 }

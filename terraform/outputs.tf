@@ -10,6 +10,11 @@ output "completed_topic_id" {
   value       = google_pubsub_topic.completed.id
 }
 
+output "dashboard_id" {
+  description = "The Cloud Monitoring dashboard (Monitoring > Dashboards), or null without enable_dashboard."
+  value       = one(google_monitoring_dashboard.batchline[*].id)
+}
+
 output "dead_letter_subscription_id" {
   description = "Pull subscription that keeps dead-lettered events for inspection."
   value       = google_pubsub_subscription.dead_letter.id

@@ -9,3 +9,8 @@ provider "google-beta" {
   region         = var.region
   default_labels = local.labels
 }
+
+locals {
+  # On every resource that takes labels.
+  labels = merge({ app = "batchline" }, var.labels)
+}

@@ -14,7 +14,32 @@
 #   - with attach_dead_letter_policies = true, a gcloud step after each deploy attaches the
 #     dead-letter topic to the trigger's subscription (Google's documented way to do it);
 #   - the dead-letter topic and its inspection subscription exist either way, and the Pub/Sub
-#     service agent may publish to the topic (iam.tf).
+#     service agent may publish to the topic (the grants below).
+
+locals {
+  topics = {
+    tick         = google_pubsub_topic.tick.name
+    job_finished = google_pubsub_topic.job_finished.name
+    completed    = google_pubsub_topic.completed.name
+    dead_letter  = google_pubsub_topic.dead_letter.name
+  }
+
+  # Topic-level grants. (batchline.steps: submit announces rejected files and failed
+  # submissions, complete the finished batches; poll only hands finished jobs to complete.)
+  topic_grants = [
+    { topic = "completed", role = "roles/pubsub.publisher", principal = "submit" },
+    { topic = "completed", role = "roles/pubsub.publisher", principal = "complete" },
+    # The poll sends the notifications a dead sender left unsent.
+    { topic = "completed", role = "roles/pubsub.publisher", principal = "poll" },
+    { topic = "job_finished", role = "roles/pubsub.publisher", principal = "poll" },
+    # Pub/Sub moves undeliverable events to the dead-letter topic as its service agent.
+    { topic = "dead_letter", role = "roles/pubsub.publisher", principal = "pubsub_agent" },
+  ]
+  all_topic_grants = concat(
+    local.topic_grants,
+    [for member in var.completed_topic_subscribers : { topic = "completed", role = "roles/pubsub.subscriber", principal = member }],
+  )
+}
 
 resource "google_pubsub_topic" "tick" {
   # checkov:skip=CKV_GCP_83: Ticks carry no data; Google-managed encryption is enough.
@@ -42,6 +67,16 @@ resource "google_pubsub_topic" "dead_letter" {
   name = "${var.prefix}-dead-letter"
 
   depends_on = [google_project_service.this]
+}
+
+resource "google_pubsub_topic_iam_member" "grant" {
+  for_each = { for grant in local.all_topic_grants : "${grant.topic} ${grant.role} ${grant.principal}" => grant }
+
+  topic  = local.topics[each.value.topic]
+  role   = each.value.role
+  member = lookup(local.principals, each.value.principal, each.value.principal)
+
+  depends_on = [google_project_service_identity.agents]
 }
 
 resource "google_pubsub_subscription" "dead_letter" {

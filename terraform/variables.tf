@@ -69,8 +69,14 @@ variable "deletion_protection" {
 
 variable "enable_alerts" {
   type        = bool
-  description = "Create a log-based metric and alert policies for failed batch jobs and dead-lettered events."
+  description = "Create alert policies for failed files and stalled batch jobs (on the functions' log lines) and for dead-lettered events."
   default     = false
+}
+
+variable "enable_dashboard" {
+  type        = bool
+  description = "Create the Cloud Monitoring dashboard and the log-based metrics it charts (files, jobs, rows, estimated cost, dead letters, oldest job in flight)."
+  default     = true
 }
 
 variable "firestore_location" {
@@ -125,6 +131,17 @@ variable "load_lease_seconds" {
   validation {
     condition     = var.load_lease_seconds > 540
     error_message = "load_lease_seconds must be longer than the complete function's 540 s timeout, or two attempts could load at once."
+  }
+}
+
+variable "max_attempts" {
+  type        = number
+  description = "Attempts at each part's lines: the first job, plus resumes of the lines that failed for a reason that may pass (429, 5xx) or were never answered. 1 turns resume off."
+  default     = 3
+
+  validation {
+    condition     = var.max_attempts >= 1 && var.max_attempts <= 10 && floor(var.max_attempts) == var.max_attempts
+    error_message = "max_attempts must be a whole number from 1 to 10."
   }
 }
 
@@ -183,6 +200,17 @@ variable "max_requests_per_job" {
   }
 }
 
+variable "max_running_jobs" {
+  type        = number
+  description = "Vertex AI batch jobs in flight at once for this deployment (being created, pending or running); parts beyond it wait queued in the ledger and start as jobs end."
+  default     = 20
+
+  validation {
+    condition     = var.max_running_jobs >= 1 && floor(var.max_running_jobs) == var.max_running_jobs
+    error_message = "max_running_jobs must be a whole number, at least 1."
+  }
+}
+
 variable "max_unreadable_hours" {
   type        = number
   description = "Hours a batch job may stay unreadable (Vertex AI answering errors for it) before the poll function gives up on it, loads the rows it exported and reports it failed."
@@ -235,6 +263,17 @@ variable "output_retention_days" {
   validation {
     condition     = var.output_retention_days >= 1 && floor(var.output_retention_days) == var.output_retention_days
     error_message = "output_retention_days must be a whole number of days, at least 1."
+  }
+}
+
+variable "pending_alert_hours" {
+  type        = number
+  description = "A job still queued or pending this many hours after its file arrived logs one job.stalled event (and alerts, with enable_alerts)."
+  default     = 12
+
+  validation {
+    condition     = var.pending_alert_hours > 0
+    error_message = "pending_alert_hours must be a positive number."
   }
 }
 
@@ -353,6 +392,28 @@ variable "staging_retention_days" {
   validation {
     condition     = var.staging_retention_days >= 4 && floor(var.staging_retention_days) == var.staging_retention_days
     error_message = "staging_retention_days must be a whole number of days, at least 4: a batch job reads its staged input until it finishes."
+  }
+}
+
+variable "start_backoff_seconds" {
+  type        = number
+  description = "Seconds a part waits after Vertex AI refused to create its job for now (429, capacity); the wait doubles with each refusal, to 30 minutes."
+  default     = 60
+
+  validation {
+    condition     = var.start_backoff_seconds > 0 && var.start_backoff_seconds <= 1800
+    error_message = "start_backoff_seconds must be more than 0 and at most 1800."
+  }
+}
+
+variable "start_lease_seconds" {
+  type        = number
+  description = "Seconds a claim on creating a queued part's job holds; another attempt takes over after it (the first one died), finding the job by its labels if it was made."
+  default     = 300
+
+  validation {
+    condition     = var.start_lease_seconds >= 60
+    error_message = "start_lease_seconds must be at least 60: a job creation may take that long."
   }
 }
 

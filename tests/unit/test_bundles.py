@@ -37,11 +37,11 @@ FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 def _terraform_functions() -> dict[str, str]:
-    """Function name -> entry point, as terraform/locals.tf declares them."""
+    """Function name -> entry point, as terraform/functions.tf declares them."""
     options = hcl2.SerializationOptions(
         with_comments=False, explicit_blocks=False, strip_string_quotes=True
     )
-    with (REPO_ROOT / "terraform" / "locals.tf").open(encoding="utf-8") as handle:
+    with (REPO_ROOT / "terraform" / "functions.tf").open(encoding="utf-8") as handle:
         parsed = hcl2.load(handle, serialization_options=options)
     functions = next(block["functions"] for block in parsed["locals"] if "functions" in block)
     return {name: spec["entry_point"] for name, spec in functions.items()}

@@ -1,8 +1,8 @@
 """The Terraform root module, checked offline: formatting, checkov, and its wiring read as HCL.
 
-`terraform init` cannot download the google provider here, so `terraform validate` cannot run;
-these tests check what it would (every reference resolves) and what it would not (the
-functions match the code, the environment matches the settings, least privilege).
+What `terraform validate` and `plan` check runs offline in tests/integration/terraform/; these
+tests check what they cannot: the functions match the code, the environment matches the
+settings, the tables the library's schemas, least privilege.
 """
 
 from __future__ import annotations
@@ -13,13 +13,24 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
-from functools import cache
 from pathlib import Path
-from typing import Any
 
-import hcl2
 import pytest
+from terraform_hcl import (
+    FUNCTIONS,
+    REPO_ROOT,
+    TF_DIR,
+    _blocks,
+    _locals,
+    _named_blocks,
+    _parsed,
+    _resource,
+    _single,
+    _strings,
+    _tf_files,
+    _validation_pattern,
+    _variables,
+)
 
 from batchline import schemas
 from batchline.domain import staging
@@ -27,8 +38,6 @@ from batchline.runtime.settings import ENV_VARS
 
 pytestmark = pytest.mark.unit
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TF_DIR = REPO_ROOT / "terraform"
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 CHECKOV = REPO_ROOT / ".venv" / "tools" / "checkov" / "bin" / "checkov"
 # --skip-download: no network; checkov otherwise tries to fetch guideline links.
@@ -42,106 +51,7 @@ CHECKOV_OPTIONS = (
     "json",
 )
 
-PRIMITIVE_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
 PUBLIC_PRINCIPALS = ("allUsers", "allAuthenticatedUsers")
-
-# ---------------------------------------------------------------------------------------------
-# Reading the HCL
-
-
-@cache
-def _parsed(filename: str) -> dict[str, Any]:
-    options = hcl2.SerializationOptions(
-        with_comments=False, explicit_blocks=False, strip_string_quotes=True
-    )
-    with (TF_DIR / filename).open(encoding="utf-8") as handle:
-        parsed: dict[str, Any] = hcl2.load(handle, serialization_options=options)
-    return parsed
-
-
-def _tf_files() -> list[str]:
-    return sorted(path.name for path in TF_DIR.glob("*.tf"))
-
-
-def _blocks(kind: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """(type, name, body) of every `resource` or `data` block in the module."""
-    for filename in _tf_files():
-        for block in _parsed(filename).get(kind, []):
-            for type_name, named in block.items():
-                for name, body in named.items():
-                    yield type_name, name, body
-
-
-def _resource(type_name: str, name: str) -> dict[str, Any]:
-    for found_type, found_name, body in _blocks("resource"):
-        if (found_type, found_name) == (type_name, name):
-            return body
-    raise AssertionError(f"resource {type_name}.{name} is not declared")
-
-
-def _locals() -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for filename in _tf_files():
-        for block in _parsed(filename).get("locals", []):
-            merged.update(block)
-    return merged
-
-
-def _named_blocks(filename: str, kind: str) -> list[tuple[str, dict[str, Any]]]:
-    """(name, body) of every `variable` or `output` in `filename`, in file order."""
-    return [
-        (name, body) for block in _parsed(filename).get(kind, []) for name, body in block.items()
-    ]
-
-
-def _variables() -> dict[str, dict[str, Any]]:
-    return dict(_named_blocks("variables.tf", "variable"))
-
-
-def _strings(value: Any) -> Iterator[str]:
-    """Every string anywhere inside a parsed value."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
-
-
-def _values_of(value: Any, keys: set[str]) -> Iterator[Any]:
-    """Every value stored under one of `keys`, at any depth."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key in keys:
-                yield item
-            yield from _values_of(item, keys)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _values_of(item, keys)
-
-
-def _single(block: dict[str, Any], name: str) -> dict[str, Any]:
-    """A nested block that appears once (hcl2 gives blocks as lists)."""
-    items = block[name]
-    assert isinstance(items, list) and len(items) == 1, f"expected one {name} block"
-    item: dict[str, Any] = items[0]
-    return item
-
-
-def _validation_pattern(variable: str) -> re.Pattern[str]:
-    """The regex a variable's validation applies to its value, compiled for Python."""
-    for validation in _variables()[variable].get("validation", []):
-        match = re.search(r'regex\("((?:[^"\\]|\\.)*)"', validation["condition"])
-        if match:
-            # HCL string escapes -> the regex text Terraform hands to RE2.
-            pattern = match.group(1).replace('\\"', '"').replace("\\\\", "\\")
-            return re.compile(pattern)
-    raise AssertionError(f"variable {variable} has no regex validation")
-
-
-FUNCTIONS: dict[str, dict[str, Any]] = _locals()["functions"]
 
 # ---------------------------------------------------------------------------------------------
 # Tools
@@ -206,15 +116,17 @@ def test_every_checkov_skip_states_its_reason() -> None:
 
 def test_module_has_one_file_per_concern() -> None:
     expected = {
+        "alerts.tf",
         "apis.tf",
         "bigquery.tf",
         "bundles.tf",
+        "dashboard.tf",
         "firestore.tf",
         "functions.tf",
         "iam.tf",
-        "locals.tf",
-        "monitoring.tf",
+        "metrics.tf",
         "outputs.tf",
+        "providers.tf",
         "pubsub.tf",
         "scheduler.tf",
         "storage.tf",
@@ -223,7 +135,31 @@ def test_module_has_one_file_per_concern() -> None:
     }
     assert expected <= set(_tf_files())
     assert (TF_DIR / "terraform.tfvars.example").is_file()
-    assert not [f for f in _tf_files() if f != "locals.tf" and "locals" in _parsed(f)]
+    # Locals sit in the file of their concern, each defined once: no locals.tf to grow.
+    assert "locals.tf" not in _tf_files()
+    defined: dict[str, str] = {}
+    for filename in _tf_files():
+        for block in _parsed(filename).get("locals", []):
+            for name in block:
+                assert name not in defined, f"local.{name} in {defined.get(name)} and {filename}"
+                defined[name] = filename
+
+
+@pytest.mark.parametrize(
+    ("table", "filename"),
+    [
+        ("functions", "functions.tf"),
+        ("function_environment", "functions.tf"),
+        ("project_grants", "iam.tf"),
+        ("bucket_grants", "storage.tf"),
+        ("topic_grants", "pubsub.tf"),
+        ("log_metrics", "metrics.tf"),
+        ("log_alerts", "alerts.tf"),
+        ("services", "apis.tf"),
+    ],
+)
+def test_tables_sit_beside_the_resources_they_configure(table: str, filename: str) -> None:
+    assert any(table in block for block in _parsed(filename).get("locals", [])), filename
 
 
 def test_versions_pin_terraform_and_bound_each_provider() -> None:
@@ -505,6 +441,7 @@ def test_work_bucket_prefixes_are_the_ones_the_library_writes() -> None:
     assert local_values["staging_prefix"] == staging.STAGING_PREFIX
     assert local_values["outputs_prefix"] == staging.OUTPUTS_PREFIX
     assert local_values["loads_prefix"] == staging.LOADS_PREFIX
+    assert local_values["resume_prefix"] == staging.RESUME_PREFIX
 
 
 def test_buckets_are_private_uniform_and_expire_transient_files() -> None:
@@ -519,22 +456,25 @@ def test_buckets_are_private_uniform_and_expire_transient_files() -> None:
         for rule in buckets["work"]["lifecycle_rule"]
         for prefix in _single(rule, "condition").get("matches_prefix", [])
     ]
-    assert sorted(prefixes) == [f"${{local.{n}_prefix}}" for n in ("loads", "outputs", "staging")]
+    assert sorted(prefixes) == [
+        f"${{local.{n}_prefix}}" for n in ("loads", "outputs", "resume", "staging")
+    ]
     assert buckets["input"]["name"] != buckets["work"]["name"]
 
 
 def test_functions_may_overwrite_only_their_own_prefixes() -> None:
     grants = _locals()["bucket_grants"]
     writers = {
-        (g["principal"], g["bucket"]): g["prefix"]
+        (g["principal"], g["bucket"], g["prefix"])
         for g in grants
         if g["role"] in {"roles/storage.objectUser", "roles/storage.objectCreator"}
     }
     assert writers == {
-        ("submit", "input"): "${var.reports_prefix}",
-        ("submit", "work"): "${local.staging_prefix}",
-        ("complete", "work"): "${local.loads_prefix}",
-        ("vertex_agent", "work"): "${local.outputs_prefix}",
+        ("submit", "input", "${var.reports_prefix}"),
+        ("submit", "work", "${local.staging_prefix}"),
+        ("complete", "work", "${local.loads_prefix}"),
+        ("complete", "work", "${local.resume_prefix}"),  # the next attempt's input
+        ("vertex_agent", "work", "${local.outputs_prefix}"),
     }
     condition = _resource("google_storage_bucket_iam_member", "grant")["dynamic"][0]["condition"]
     assert condition["for_each"] == "${each.value.prefix == null ? [] : [each.value.prefix]}"
@@ -563,75 +503,3 @@ def test_apis_the_pipeline_needs_are_enabled_and_kept_on_destroy() -> None:
     }
     assert needed <= set(re.findall(r'"([a-z]+\.googleapis\.com)"', services))
     assert _resource("google_project_service", "this")["disable_on_destroy"] is False
-
-
-# ---------------------------------------------------------------------------------------------
-# IAM
-
-
-def test_no_primitive_roles_and_no_public_principals() -> None:
-    roles: list[str] = []
-    members: list[str] = []
-    for filename in _tf_files():
-        parsed = _parsed(filename)
-        roles += [r for v in _values_of(parsed, {"role"}) for r in _strings(v)]
-        members += [
-            m for v in _values_of(parsed, {"member", "members", "principal"}) for m in _strings(v)
-        ]
-    members += list(_strings(_locals()["service_principals"]))
-    assert len(roles) > 10 and len(members) > 10, "found too few grants to judge"
-    assert not [role for role in roles if role in PRIMITIVE_ROLES]
-    assert not [m for m in members if any(public in m for public in PUBLIC_PRINCIPALS)]
-
-
-def test_every_grant_names_a_known_identity_and_resource() -> None:
-    local_values = _locals()
-    labels = set(FUNCTIONS) | set(local_values["service_principals"])
-    for key, target in (
-        ("project_grants", None),
-        ("bucket_grants", "bucket"),
-        ("topic_grants", "topic"),
-    ):
-        grants = local_values[key]
-        assert grants, f"no {key}"
-        for grant in grants:
-            assert grant["principal"] in labels, f"{key}: unknown principal {grant['principal']}"
-            if target:
-                assert grant[target] in local_values[f"{target}s"], f"{key}: unknown {target}"
-    # Principals from variables are only ever added through the validated member lists.
-    assert "var.input_uploaders" in local_values["all_bucket_grants"]
-    assert "var.completed_topic_subscribers" in local_values["all_topic_grants"]
-
-
-def test_each_topic_is_published_to_only_by_the_functions_that_publish_there() -> None:
-    publishers: dict[str, set[str]] = {}
-    for grant in _locals()["topic_grants"]:
-        if grant["role"] == "roles/pubsub.publisher":
-            publishers.setdefault(grant["topic"], set()).add(grant["principal"])
-    assert publishers == {
-        "completed": {"submit", "complete"},
-        "job_finished": {"poll"},
-        "dead_letter": {"pubsub_agent"},
-    }
-
-
-def test_each_function_runs_as_its_own_service_account() -> None:
-    account = _resource("google_service_account", "function")
-    assert account["for_each"] == "${local.functions}"
-    assert account["account_id"] == "${var.prefix}-${each.key}"
-    project_grants = _locals()["project_grants"]
-    by_principal: dict[str, set[str]] = {}
-    for grant in project_grants:
-        by_principal.setdefault(grant["principal"], set()).add(grant["role"])
-    assert "roles/aiplatform.user" in by_principal["submit"]
-    assert "roles/aiplatform.user" not in by_principal["poll"] | by_principal["complete"]
-    assert "roles/bigquery.jobUser" in by_principal["complete"]
-    assert all("roles/datastore.user" in by_principal[name] for name in FUNCTIONS)
-    assert not [role for roles in by_principal.values() for role in roles if role.endswith("admin")]
-
-
-def test_alerts_are_off_by_default() -> None:
-    assert _variables()["enable_alerts"]["default"] is False
-    for type_name, _, body in _blocks("resource"):
-        if type_name in {"google_monitoring_alert_policy", "google_logging_metric"}:
-            assert body["count"] == "${var.enable_alerts ? 1 : 0}"
