@@ -4,7 +4,9 @@ Development tools only; never bundled with the functions. What it holds:
 - `serving/`: the server kit every HTTP service here is built on (werkzeug routing, health,
   injected faults, JSON request logs, start/stop, `python -m` with a clean stop on signals);
 - `vertex/`: the Vertex AI batch prediction emulator; `bigquery/`: the BigQuery emulator
-  (on DuckDB); `bridge.py`: Eventarc's finalized events and Cloud Scheduler's ticks;
+  (on DuckDB); `storage.py`: Cloud Storage, fake-gcs-server from its PyPI wheel, with
+  object notifications on Pub/Sub; `bridge.py`: those notifications as Eventarc's finalized
+  events, and Cloud Scheduler's ticks;
 - `stack.py`: `batchline local up/down/status`, every service in a process of its own;
   `gcloud_emulators.py`: the Pub/Sub and Firestore emulators of the Google Cloud CLI;
   `resources.py`: what Terraform creates, created in the emulators; `ports.py`: free ports

@@ -6,6 +6,9 @@
 Each emulator gets its own temporary CLOUDSDK_CONFIG (no state in the home folder) and its
 own process group: `gcloud` is a Python wrapper that starts a shell script that starts java,
 so stopping signals the whole group. Both emulators answer "Ok" on GET / once ready.
+
+`launch` and `EmulatorProcess` are how every emulator binary of the local cloud is run in
+the tests (fake-gcs-server too, `localcloud.storage`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -28,6 +32,7 @@ __all__ = [
     "EmulatorError",
     "EmulatorProcess",
     "MissingPrerequisite",
+    "launch",
     "start_firestore",
     "start_pubsub",
 ]
@@ -132,10 +137,8 @@ def _check_prerequisites(kind: str, gcloud: str) -> None:
 def _start(kind: str, arguments: list[str], port: int | None, timeout: float) -> EmulatorProcess:
     gcloud = _gcloud()
     _check_prerequisites(kind, gcloud)
-    port = port or free_port()
-    host = f"127.0.0.1:{port}"
+    host = f"127.0.0.1:{port or free_port()}"
     config_dir = Path(tempfile.mkdtemp(prefix=f"batchline-{kind}-gcloud-"))
-    log_path = config_dir / "emulator.log"
     environment = {
         **os.environ,
         "CLOUDSDK_CONFIG": str(config_dir),
@@ -145,29 +148,46 @@ def _start(kind: str, arguments: list[str], port: int | None, timeout: float) ->
     # The emulators must not talk to each other's ports through inherited variables.
     for variable in ("PUBSUB_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST"):
         environment.pop(variable, None)
+    return launch(
+        kind, [gcloud, *arguments, f"--host-port={host}"], host, config_dir, environment, timeout
+    )
+
+
+def launch(
+    name: str,
+    argv: list[str],
+    host: str,
+    folder: Path,
+    environment: Mapping[str, str],
+    timeout: float,
+    health_path: str = "/",
+) -> EmulatorProcess:
+    """Start `argv` in a process group of its own, in `folder` (removed when it stops, with
+    the log kept there), and wait until GET http://HOST/HEALTH_PATH answers 2xx."""
+    log_path = folder / "emulator.log"
     log: IO[bytes]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [gcloud, *arguments, f"--host-port={host}"],
+            argv,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=environment,
-            cwd=config_dir,
+            env=dict(environment),
+            cwd=folder,
             start_new_session=True,
         )
     emulator = EmulatorProcess(
-        name=kind, host=host, process=process, config_dir=config_dir, log_path=log_path
+        name=name, host=host, process=process, config_dir=folder, log_path=log_path
     )
     try:
-        _wait_ready(emulator, timeout)
+        _wait_ready(emulator, timeout, health_path)
     except BaseException:
         emulator.stop()
         raise
     return emulator
 
 
-def _wait_ready(emulator: EmulatorProcess, timeout: float) -> None:
+def _wait_ready(emulator: EmulatorProcess, timeout: float, health_path: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if emulator.process.poll() is not None:
@@ -176,7 +196,7 @@ def _wait_ready(emulator: EmulatorProcess, timeout: float) -> None:
                 f"{emulator.log_tail()}"
             )
         try:
-            wait_until_healthy(emulator.url + "/", timeout=1.0)
+            wait_until_healthy(emulator.url + health_path, timeout=1.0)
             return
         except TimeoutError:
             continue

@@ -33,6 +33,35 @@ def pull_subscription(topic: str) -> str:
     return f"{topic}-pull"
 
 
+def notification_topic(bucket: str) -> str:
+    """The topic the local Cloud Storage publishes a bucket's object notifications to (in
+    Google Cloud, the Eventarc storage trigger makes one of its own)."""
+    return f"storage-notifications-{bucket}"
+
+
+def create_notification_topic(project: str, bucket: str) -> str:
+    """The notification topic of `bucket` and the pull subscription the bridge reads it
+    through; the subscription's path.
+
+    Made before the storage emulator starts: fake-gcs-server only logs a publish that fails,
+    so an object written before its topic exists would never reach the submit function.
+    The ack deadline is Pub/Sub's longest, 600 s, so that a delivery still in progress
+    (the submit function may take minutes on a large file) is not handed out again.
+    """
+    from google.cloud import pubsub_v1
+
+    topic = notification_topic(bucket)
+    publisher = pubsub_v1.PublisherClient()
+    with pubsub_v1.SubscriberClient() as subscriber:
+        created = publisher.create_topic(name=publisher.topic_path(project, topic))
+        subscription = str(subscriber.subscription_path(project, pull_subscription(topic)))
+        subscriber.create_subscription(
+            name=subscription, topic=created.name, ack_deadline_seconds=600
+        )
+    publisher.transport.close()
+    return subscription
+
+
 def create_resources(
     settings: Settings,
     *,
@@ -47,8 +76,12 @@ def create_resources(
     from batchline.runtime.clients import publisher_client, storage_client
 
     storage = storage_client()
-    for bucket in (settings.input_bucket, settings.work_bucket):
-        storage.create_bucket(bucket)
+    # As Terraform has them: the input bucket keeps old generations, so that the submit
+    # function reads exactly the upload its event names; the work bucket keeps none.
+    for name, versioned in ((settings.input_bucket, True), (settings.work_bucket, False)):
+        bucket = storage.bucket(name)
+        bucket.versioning_enabled = versioned
+        bucket.create()
     if sample_media and storage.lookup_bucket(SAMPLE_MEDIA_BUCKET) is None:
         media = storage.create_bucket(SAMPLE_MEDIA_BUCKET)
         for name in SAMPLE_MEDIA:

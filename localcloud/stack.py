@@ -1,9 +1,10 @@
 """The local cloud: the whole pipeline on this machine, wired the way Terraform wires it.
 
-`batchline local up` starts, each on its own port, the Cloud Storage emulator, the Pub/Sub
-and Firestore emulators, the Vertex AI and BigQuery emulators, the three functions under
-functions-framework, and the bridge (finalized events for new objects, as Eventarc sends
-them, and scheduler ticks). It creates the buckets, topics, subscriptions, dataset and
+`batchline local up` starts, each on its own port, the Pub/Sub emulator, Cloud Storage
+(fake-gcs-server, publishing the input bucket's object notifications to a topic on it), the
+Firestore emulator, the Vertex AI and BigQuery emulators, the three functions under
+functions-framework, and the bridge (the notifications turned into the finalized events
+Eventarc sends, and scheduler ticks). It creates the buckets, topics, subscriptions, dataset and
 tables, then records everything in .localcloud/stack.json so that `status` and `down`
 (and the CLI's other commands) find it. Pub/Sub delivers to the poll and complete functions
 through push subscriptions, as the triggers Eventarc creates do.
@@ -20,12 +21,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from localcloud.ports import free_port, wait_until_healthy
+
+if TYPE_CHECKING:
+    from localcloud.gcloud_emulators import EmulatorProcess
 
 REPO = Path(__file__).resolve().parent.parent
 STATE_DIR = Path(os.environ.get("BATCHLINE_LOCAL_DIR", REPO / ".localcloud"))
@@ -197,30 +201,17 @@ def up(*, state_seconds: float = 0.0, tick_seconds: float = 2.0) -> StackState:
         return current
     if current:
         down()
+    from localcloud import storage
     from localcloud.gcloud_emulators import start_firestore, start_pubsub
+    from localcloud.resources import create_notification_topic, notification_topic
 
+    storage.binary()  # a missing prerequisite fails here, before anything is started
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     state = StackState()
     ports = {name: free_port() for name in ("storage", "vertex", "bigquery")}
     hosts = {name: f"127.0.0.1:{port}" for name, port in ports.items()}
     storage_env = {"STORAGE_EMULATOR_HOST": f"http://{hosts['storage']}"}
     try:
-        state.services["storage"] = _spawn(
-            "storage",
-            _python(
-                "-m",
-                "gcp_storage_emulator",
-                "start",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(ports["storage"]),
-                "--in-memory",
-            ),
-            {},
-            ports["storage"],
-            f"http://{hosts['storage']}/storage/v1/b?project={PROJECT}",
-        )
         durations = {
             "VERTEX_EMULATOR_PENDING_SECONDS": str(state_seconds),
             "VERTEX_EMULATOR_RUNNING_SECONDS": str(state_seconds),
@@ -246,20 +237,23 @@ def up(*, state_seconds: float = 0.0, tick_seconds: float = 2.0) -> StackState:
             ports["bigquery"],
             f"http://{hosts['bigquery']}/healthz",
         )
-        for name, start in (("pubsub", start_pubsub), ("firestore", start_firestore)):
-            emulator = start()
-            port = int(emulator.host.rpartition(":")[2])
-            hosts[name] = emulator.host
-            state.services[name] = Service(
-                name,
-                port,
-                emulator.process.pid,
-                str(emulator.log_path),
-                f"{emulator.url}/",
-                _start_time(emulator.process.pid),
-            )
-            state.cleanup.append(str(emulator.config_dir))
-            state.save()
+        # Pub/Sub first: Cloud Storage publishes the input bucket's notifications to a topic
+        # that must exist before the first object is written.
+        hosts["pubsub"] = _start_gcloud_emulator(state, "pubsub", start_pubsub)
+        with _environment({"PUBSUB_EMULATOR_HOST": hosts["pubsub"]}):
+            notification_subscription = create_notification_topic(PROJECT, INPUT_BUCKET)
+        notifications = storage.Notifications(
+            PROJECT, notification_topic(INPUT_BUCKET), hosts["pubsub"], bucket=INPUT_BUCKET
+        )
+        state.services["storage"] = _spawn(
+            "storage",
+            storage.command(ports["storage"], notifications),
+            storage.environment(notifications),
+            ports["storage"],
+            f"http://{hosts['storage']}{storage.HEALTH_PATH}",
+        )
+        state.save()
+        hosts["firestore"] = _start_gcloud_emulator(state, "firestore", start_firestore)
         for name in ("storage", "vertex", "bigquery"):
             _wait(state.services[name], timeout=30)
         state.environment = settings_environment(hosts)
@@ -297,6 +291,8 @@ def up(*, state_seconds: float = 0.0, tick_seconds: float = 2.0) -> StackState:
                 "localcloud.bridge",
                 "--submit-url",
                 state.services["submit"].url,
+                "--subscription",
+                notification_subscription,
                 "--tick-seconds",
                 str(tick_seconds),
                 "--port",
@@ -315,6 +311,39 @@ def up(*, state_seconds: float = 0.0, tick_seconds: float = 2.0) -> StackState:
     return state
 
 
+def _start_gcloud_emulator(
+    state: StackState, name: str, start: Callable[[], EmulatorProcess]
+) -> str:
+    """Start one of the Google Cloud CLI's emulators, record it; its host:port."""
+    emulator = start()
+    state.services[name] = Service(
+        name,
+        int(emulator.host.rpartition(":")[2]),
+        emulator.process.pid,
+        str(emulator.log_path),
+        f"{emulator.url}/",
+        _start_time(emulator.process.pid),
+    )
+    state.cleanup.append(str(emulator.config_dir))
+    state.save()
+    return emulator.host
+
+
+@contextlib.contextmanager
+def _environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """This process's environment with `variables` set, for the clients built inside."""
+    previous = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def create_resources(state: StackState) -> None:
     """What Terraform creates, in the emulators; Pub/Sub pushes to the poll and complete
     functions as their Eventarc triggers do."""
@@ -322,27 +351,20 @@ def create_resources(state: StackState) -> None:
     from batchline.runtime.settings import get_settings, reset_settings
     from localcloud.resources import create_resources as create
 
-    env = state.environment
-    previous = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-    reset_clients()
-    reset_settings()
-    try:
-        create(
-            get_settings(),
-            push_endpoints={
-                TICK_TOPIC: state.services["poll"].url,
-                FINISHED_TOPIC: state.services["complete"].url,
-            },
-        )
-    finally:
+    with _environment(state.environment):
         reset_clients()
         reset_settings()
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        try:
+            create(
+                get_settings(),
+                push_endpoints={
+                    TICK_TOPIC: state.services["poll"].url,
+                    FINISHED_TOPIC: state.services["complete"].url,
+                },
+            )
+        finally:
+            reset_clients()
+            reset_settings()
 
 
 def down() -> list[str]:

@@ -15,13 +15,12 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from google.api_core.exceptions import DeadlineExceeded
 
 from batchline.runtime import clients, settings, wiring
-from localcloud.bridge import object_resource
+from localcloud.bridge import header_value, object_resource
 from localcloud.resources import create_resources, pull_subscription
 
 REPO = Path(__file__).resolve().parent.parent
@@ -67,12 +66,6 @@ def post_event(function: str, attributes: dict[str, Any], data: Any) -> int:
         "/", headers={**headers, "Content-Type": "application/json"}, data=json.dumps(data)
     )
     return int(response.status_code)
-
-
-def header_value(text: str) -> str:
-    """A CloudEvents attribute as an HTTP header: space, double quote, percent and anything
-    outside printable ASCII percent-encoded (the CloudEvents HTTP binding, section 3.1.3.2)."""
-    return quote(text, safe="".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '"%'))
 
 
 def fixture_event(name: str) -> dict[str, Any]:
@@ -133,7 +126,21 @@ class Cloud:
             blob.metadata = metadata
         blob.upload_from_string(data, content_type="application/jsonl")
         blob.reload()
-        return object_resource(blob)
+        return object_resource(
+            {
+                "bucket": blob.bucket.name,
+                "name": blob.name,
+                "generation": str(blob.generation),
+                "metageneration": str(blob.metageneration),
+                "size": str(blob.size),
+                "contentType": blob.content_type,
+                "timeCreated": blob.time_created.isoformat(),
+                "updated": blob.updated.isoformat(),
+                "md5Hash": blob.md5_hash,
+                "crc32c": blob.crc32c,
+                "metadata": blob.metadata,
+            }
+        )
 
     def upload_sample(self, sample: str, name: str | None = None) -> dict[str, Any]:
         return self.upload(name or sample, (SAMPLES / sample).read_bytes())

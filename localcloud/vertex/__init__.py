@@ -15,7 +15,8 @@ Point the official client at it:
     aiplatform_v1.JobServiceClient(transport="rest", credentials=AnonymousCredentials(),
                                    client_options={"api_endpoint": emulator.url})
 It reads inputs from and writes outputs to Cloud Storage through google-cloud-storage, so set
-STORAGE_EMULATOR_HOST to a storage emulator (gcp-storage-emulator) before jobs run.
+STORAGE_EMULATOR_HOST to a storage emulator (fake-gcs-server, `localcloud.storage`) before
+jobs run.
 
 What it covers
 - The REST routes of batchPredictionJobs that JobServiceClient(transport="rest") sends, under

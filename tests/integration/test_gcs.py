@@ -1,4 +1,5 @@
-"""Cloud Storage streams through the official client, against the storage emulator."""
+"""Cloud Storage streams through the official client, against the storage emulator
+(fake-gcs-server, which keeps Cloud Storage's generations)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
-from batchline.adapters.storage import Storage, abort
+from batchline.adapters.storage import ObjectGone, Storage, abort
 from batchline.domain.limits import JobLimits
 from batchline.domain.staging import Stager
 
@@ -31,6 +32,26 @@ def test_reader_is_buffered_and_reads_every_line(bucket: storage.Bucket) -> None
         assert isinstance(stream, io.BufferedReader)
         assert list(stream) == lines
     assert list(gcs.lines(bucket.name, "big.jsonl"))[-1] == lines[-1]
+
+
+def test_the_reader_reads_the_generation_it_is_given(storage_emulator: str) -> None:
+    """The submit function reads the upload its event names, even once it is replaced: the
+    input bucket keeps old versions (https://cloud.google.com/storage/docs/object-versioning)."""
+    client = storage.Client(project="test", credentials=AnonymousCredentials())
+    bucket = client.bucket(f"gcs-{uuid.uuid4().hex[:10]}")
+    bucket.versioning_enabled = True
+    bucket.create()
+    bucket.blob("in.jsonl").upload_from_string(b'{"v": 1}\n')
+    first = bucket.get_blob("in.jsonl")
+    bucket.blob("in.jsonl").upload_from_string(b'{"v": 2}\n' * 3)
+    assert first is not None
+    gcs = Storage(client)
+    with gcs.reader(bucket.name, "in.jsonl", first.generation) as stream:
+        assert stream.read() == b'{"v": 1}\n'
+    with gcs.reader(bucket.name, "in.jsonl") as stream:
+        assert stream.read() == b'{"v": 2}\n' * 3
+    with pytest.raises(ObjectGone, match=f"in.jsonl#{first.generation - 1} does not exist"):
+        gcs.reader(bucket.name, "in.jsonl", first.generation - 1)
 
 
 def test_an_aborted_part_creates_no_object(bucket: storage.Bucket) -> None:

@@ -130,8 +130,13 @@ def test_a_job_deleted_outside_batchline_is_reported_with_its_exported_rows(
 
 
 def test_an_upload_that_no_longer_exists_is_reported_failed_not_retried(cloud: Cloud) -> None:
+    # Gone for good: deleted from a bucket that keeps no old versions (the input bucket keeps
+    # them, as in Google Cloud, and a deleted generation would stay readable there).
+    bucket = storage_client().bucket(cloud.settings.input_bucket)
+    bucket.versioning_enabled = False
+    bucket.patch()
     resource = cloud.upload("vanished.jsonl", lines("hello"))
-    storage_client().bucket(resource["bucket"]).blob(resource["name"]).delete()
+    bucket.blob(resource["name"]).delete()
     assert cloud.deliver_upload(resource) == 200
     assert cloud.vertex_jobs() == []
     source = cloud.ledger().get_source(ref(resource))
@@ -149,7 +154,7 @@ LONGEST = "long/" + "é" * 509 + ".jsonl"  # 5 + 1,018 + 6 = 1,029 bytes: too lo
     "name",
     [
         "レビュー/評価 2026 😀.jsonl",
-        "spaces and & more.jsonl",
+        "spaces and #hash ?query & more.jsonl",
         "long/" + "é" * 506 + ".jsonl",  # 1,023 bytes: within the 1,024 Cloud Storage allows
     ],
 )

