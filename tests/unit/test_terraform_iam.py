@@ -105,9 +105,7 @@ def test_no_function_holds_a_predefined_vertex_ai_role() -> None:
         f"{job}{p}" for p in ("cancel", "create", "get", "list")
     ]
     # The poll starts queued parts and resumes: it creates jobs too.
-    assert sorted(_custom_role(poll)) == [
-        f"{job}{p}" for p in ("cancel", "create", "get", "list")
-    ]
+    assert sorted(_custom_role(poll)) == [f"{job}{p}" for p in ("cancel", "create", "get", "list")]
     assert sorted(_custom_role(complete)) == [f"{job}{p}" for p in ("get", "list")]
 
 
