@@ -9,17 +9,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from batchline.domain.validation import FileReport, validate_stream
-
-EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
-EXIT_FAILED = 1  # a command that ran but whose outcome is a failure
-LOCAL_TARGET = "the local cloud"
+from batchline_cli import ledger_commands
+from batchline_cli.console import (
+    EXIT_FAILED,
+    EXIT_INVALID,
+    EXIT_USAGE,
+    EXIT_VALID,
+    LOCAL_TARGET,
+    console,
+    print_table,
+    use_target,
+)
 
 
 def validate_files(paths: Sequence[str], max_errors: int) -> list[FileReport]:
@@ -50,49 +56,22 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_VALID if all(r.valid for r in reports) else EXIT_INVALID
 
 
-def _console() -> Any:
-    from rich.console import Console
-
-    console = Console()
-    if not console.is_terminal:  # piped or logged: do not squeeze tables into 80 columns
-        console = Console(width=160)
-    return console
-
-
-def _use_target() -> str:
-    """Point the clients at the local cloud unless a Google Cloud project is configured."""
-    if os.environ.get("GOOGLE_CLOUD_PROJECT"):
-        return f"project {os.environ['GOOGLE_CLOUD_PROJECT']}"
-    try:
-        from localcloud import stack
-    except ImportError as exc:
-        raise SystemExit(
-            "set GOOGLE_CLOUD_PROJECT and the BATCHLINE_* variables (see README), "
-            "or run from a clone with the local cloud"
-        ) from exc
-    try:
-        os.environ.update(stack.environment())
-    except stack.StackError as exc:
-        raise SystemExit(f"batchline: {exc}; or set GOOGLE_CLOUD_PROJECT for Google Cloud") from exc
-    return LOCAL_TARGET
-
-
 def _cmd_local(args: argparse.Namespace) -> int:
     from localcloud import stack
     from localcloud.gcloud_emulators import MissingPrerequisite
 
-    console = _console()
+    out = console()
     if args.action == "up":
         try:
-            with console.status("starting the local cloud..."):
+            with out.status("starting the local cloud..."):
                 state = stack.up(state_seconds=args.state_seconds, tick_seconds=args.tick_seconds)
         except (stack.StackError, MissingPrerequisite) as exc:
-            console.print(f"batchline local up: {exc}", markup=False)
+            out.print(f"batchline local up: {exc}", markup=False)
             return EXIT_FAILED
-        console.print(f"local cloud up: {len(state.services)} services")
+        out.print(f"local cloud up: {len(state.services)} services")
     elif args.action == "down":
         stopped = stack.down()
-        console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+        out.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
         return EXIT_VALID
     rows = stack.status()
     if args.format == "json":
@@ -104,39 +83,30 @@ def _cmd_local(args: argparse.Namespace) -> int:
         print(json.dumps({**document, "services": rows}))
         return EXIT_VALID if document["healthy"] else EXIT_FAILED
     if not rows:
-        console.print("the local cloud is not running (batchline local up)")
+        out.print("the local cloud is not running (batchline local up)")
         return EXIT_FAILED
-    _print_table(
-        console,
+    print_table(
+        out,
         ["service", "address", "healthy", "log"],
         [[r["service"], r["address"], "yes" if r["healthy"] else "NO", r["log"]] for r in rows],
     )
     return EXIT_VALID if all(r["healthy"] for r in rows) else EXIT_FAILED
 
 
-def _print_table(console: Any, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    from rich.table import Table
-
-    table = Table(*columns)
-    for row in rows:
-        table.add_row(*("" if value is None else str(value) for value in row))
-    console.print(table)
-
-
 def _cmd_submit(args: argparse.Namespace) -> int:
-    console = _console()
+    out = console()
     path = Path(args.file)
     if not path.is_file():
-        console.print(f"batchline submit: no such file: {path}")
+        out.print(f"batchline submit: no such file: {path}")
         return EXIT_USAGE
     with path.open("rb") as stream:
         report = validate_stream(stream, str(path))
     if not report.valid:
-        console.print(report.text(), markup=False, highlight=False)
+        out.print(report.text(), markup=False, highlight=False)
         return EXIT_INVALID
-    target = _use_target()
+    target = use_target()
     if args.wait and not args.subscription and target != LOCAL_TARGET:
-        console.print(
+        out.print(
             "batchline submit --wait: name a subscription on the completion topic "
             "(--subscription), e.g. the one `terraform output subscribe_command` creates"
         )
@@ -151,19 +121,19 @@ def _cmd_submit(args: argparse.Namespace) -> int:
         blob.metadata = {"model": args.model}
     blob.upload_from_filename(str(path), content_type="application/jsonl")
     uri = f"gs://{settings.input_bucket}/{name}#{blob.generation}"
-    console.print(f"uploaded {report.requests} requests to {uri} ({target})")
+    out.print(f"uploaded {report.requests} requests to {uri} ({target})")
     if not args.wait:
         return EXIT_VALID
-    notification = _wait_for_notification(console, args, settings, name, int(blob.generation))
+    notification = _wait_for_notification(out, args, settings, name, int(blob.generation))
     if notification is None:
-        console.print(f"no notification within {args.timeout:.0f}s; see `batchline jobs`")
+        out.print(f"no notification within {args.timeout:.0f}s; see `batchline jobs`")
         return EXIT_FAILED
-    _print_summary(console, notification)
+    _print_summary(out, notification)
     return EXIT_VALID if notification["event"] == "job.succeeded" else EXIT_FAILED
 
 
 def _wait_for_notification(
-    console: Any, args: argparse.Namespace, settings: Any, name: str, generation: int
+    out: Any, args: argparse.Namespace, settings: Any, name: str, generation: int
 ) -> dict[str, Any] | None:
     """This upload's notification, showing the ledger's view of it meanwhile."""
     from google.cloud import pubsub_v1
@@ -178,7 +148,7 @@ def _wait_for_notification(
         subscription = subscriber.subscription_path(settings.project, subscription)
     ledger = wiring.ledger()
     source = SourceRef(settings.input_bucket, name, generation)
-    with console.status("waiting for the file to be picked up...") as status:
+    with out.status("waiting for the file to be picked up...") as status:
 
         def show_state(_: object) -> None:
             record = ledger.get_source(source)
@@ -201,17 +171,17 @@ def _local_subscription() -> str:
     return COMPLETED_SUBSCRIPTION
 
 
-def _print_summary(console: Any, body: dict[str, Any]) -> None:
-    console.print(f"[bold]{body['event']}[/bold] {body['source_uri']}")
+def _print_summary(out: Any, body: dict[str, Any]) -> None:
+    out.print(f"[bold]{body['event']}[/bold] {body['source_uri']}")
     if body["event"] == "file.rejected":
-        console.print(f"{body['error_count']} errors; report: {body['report_uri']}")
+        out.print(f"{body['error_count']} errors; report: {body['report_uri']}")
         for line in body.get("first_errors", []):
-            console.print(f"  {line}", markup=False, highlight=False)
+            out.print(f"  {line}", markup=False, highlight=False)
         return
     counts, tokens = body.get("counts", {}), body.get("tokens", {})
     cost = body.get("estimated_cost_usd")
-    _print_table(
-        console,
+    print_table(
+        out,
         ["jobs", "requests", "succeeded", "failed", "blocked", "missing", "tokens", "est. cost"],
         [
             [
@@ -227,99 +197,11 @@ def _print_summary(console: Any, body: dict[str, Any]) -> None:
         ],
     )
     if body.get("table"):
-        console.print(f"rows in {body['table']}")
-
-
-def _cmd_jobs(args: argparse.Namespace) -> int:
-    _use_target()
-    from batchline.runtime import wiring
-
-    ledger = wiring.ledger()
-    records = ledger.list_sources(limit=args.limit)
-    if args.format == "json":
-        for record in records:
-            print(json.dumps(_source_json(record, ledger), default=str))
-        return EXIT_VALID
-    rows = []
-    for record in records:
-        totals = _outcome(ledger, record)
-        counts = (
-            [
-                totals.total,
-                totals.succeeded,
-                totals.failed,
-                totals.blocked,
-                totals.missing,
-                totals.total_tokens,
-            ]
-            if totals
-            else [""] * 6
-        )
-        rows.append(
-            [
-                record.source.uri,
-                record.state,
-                record.part_count or "",
-                *counts,
-                record.error or record.report_uri or "",
-            ]
-        )
-    _print_table(
-        _console(),
-        [
-            "source",
-            "state",
-            "jobs",
-            "requests",
-            "ok",
-            "failed",
-            "blocked",
-            "missing",
-            "tokens",
-            "error / report",
-        ],
-        rows,
-    )
-    return EXIT_VALID
-
-
-def _outcome(ledger: Any, record: Any) -> Any:
-    """A final source's outcome over its attempts (None while it is not final)."""
-    from batchline.domain.states import SOURCE_TERMINAL
-    from batchline.domain.totals import JobTotals
-
-    if record.state not in SOURCE_TERMINAL or not record.part_count:
-        return None
-    jobs = ledger.list_jobs_for_source(record.source)
-    return JobTotals.final(job.totals or JobTotals() for job in jobs)
-
-
-def _source_json(record: Any, ledger: Any) -> dict[str, Any]:
-    return {
-        "source_uri": record.source.uri,
-        "state": str(record.state),
-        "parts": record.part_count,
-        "jobs": [
-            {
-                "job_name": job.job_name,
-                "part": job.part,
-                "state": str(job.state),
-                "vertex_state": job.vertex_state,
-                "error": job.error,
-            }
-            for job in ledger.list_jobs_for_source(record.source)
-        ],
-        "totals": totals.as_dict() if (totals := _outcome(ledger, record)) else None,
-        "report_uri": record.report_uri,
-        "error_count": record.error_count,
-        "error": record.error,
-        "created_time": record.created_time,
-        "loaded_time": record.loaded_time,
-    }
+        out.print(f"rows in {body['table']}")
 
 
 def _cmd_query(args: argparse.Namespace) -> int:
-    _use_target()
+    use_target()
     from batchline.runtime.clients import bigquery_client
 
     result = bigquery_client().query(args.sql).result()
@@ -329,7 +211,7 @@ def _cmd_query(args: argparse.Namespace) -> int:
             print(json.dumps({column: row[column] for column in columns}, default=str))
         return EXIT_VALID
     rows = [[_cell(row[column]) for column in columns] for row in result]
-    _print_table(_console(), columns, rows)
+    print_table(console(), columns, rows)
     return EXIT_VALID
 
 
@@ -411,10 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS")
     submit.set_defaults(handler=_cmd_submit)
 
-    jobs = commands.add_parser("jobs", help="the ledger: uploads and their jobs")
-    jobs.add_argument("--limit", type=int, default=20)
-    jobs.add_argument("--format", choices=("table", "json"), default="table")
-    jobs.set_defaults(handler=_cmd_jobs)
+    ledger_commands.add_parsers(commands)
 
     query = commands.add_parser("query", help="run GoogleSQL against the warehouse")
     query.add_argument("sql", metavar="SQL")

@@ -283,6 +283,24 @@ class Cloud:
                 return messages
             time.sleep(0.05)
 
+    def run_to_notification(
+        self, resource: dict[str, Any], timeout: float = 60.0
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """Deliver the upload, then tick and deliver every job-finished message (resumes
+        included) until the file's one notification is out; that notification."""
+        assert self.deliver_upload(resource) == 200
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.deliver_tick() == 200
+            for data, attributes in self.finished_messages():
+                assert self.deliver_finished(data, attributes) == 200
+            notifications = self.notifications()
+            if notifications:
+                assert len(notifications) == 1, notifications
+                return notifications[0]
+            time.sleep(0.05)
+        raise AssertionError(f"no notification for {resource['name']} within {timeout} s")
+
     def source_uri(self, resource: dict[str, Any]) -> str:
         return f"gs://{resource['bucket']}/{resource['name']}#{resource['generation']}"
 

@@ -84,7 +84,9 @@ What it covers
   POST /admin/faults with a JSON object of fields; GET /admin/faults shows them,
   DELETE /admin/faults sets the injected-error counters to 0, POST /admin/reset forgets all
   jobs and restores the starting faults; Faults documents each):
-    ROW_FAILURE_RATE (0..1, fixed rows per input), ROW_FAILURE_CODE (429 or 500), FAIL_JOBS
+    ROW_FAILURE_RATE (0..1, fixed rows per input), ROW_FAILURE_CODE (429 or 500),
+    FAULTY_JOBS_LABEL ("key=value": row failures, FAIL_JOBS and END_EARLY_* only for jobs
+    with that label, e.g. batchline_attempt=1: first attempts fail, resumes do not), FAIL_JOBS
     (true/false: FAILED after half the rows), FAIL_LABEL (a job with this label set to "true"
     fails the same way; default emulator-fail), END_EARLY_STATE (SUCCEEDED, FAILED, CANCELLED,
     EXPIRED or PARTIALLY_SUCCEEDED), END_EARLY_AFTER_ROWS, END_EARLY_AFTER_FRACTION (default

@@ -45,6 +45,9 @@ class Faults:
     row_failure_code: how those rows fail: 429 (the service's "RESOURCE_EXHAUSTED error
         occurred: ..." row status, the most reported one) or 500 ("Internal error occurred.
         Failed to get generateContentResponse: ...").
+    faulty_jobs_label: "key=value": the row failures, fail_jobs and end_early_* faults apply
+        only to jobs carrying that label (e.g. "batchline_attempt=1": the first attempts fail,
+        their resumes do not, as a quota storm that passes); empty: to every job.
     fail_jobs: every job ends FAILED after completing the first half of its rows.
     fail_label: a job whose label of this key is "true" ends FAILED the same way.
     end_early_state: every job ends in this terminal state (SUCCEEDED, FAILED, CANCELLED,
@@ -75,6 +78,7 @@ class Faults:
 
     row_failure_rate: float = 0.0
     row_failure_code: int = 429
+    faulty_jobs_label: str = ""
     fail_jobs: bool = False
     fail_label: str = DEFAULT_FAIL_LABEL
     end_early_state: str = ""
@@ -93,6 +97,16 @@ class Faults:
     request_echo: str = "normalized"
     drop_request_labels: str = "none"
     label_unique_value_limit: int = LABEL_UNIQUE_VALUE_LIMIT
+
+    def for_job(self, labels: Mapping[str, str]) -> Faults:
+        """The faults one job gets: without its job-level faults when faulty_jobs_label is
+        set and the job does not carry that label."""
+        if not self.faulty_jobs_label:
+            return self
+        key, _, value = self.faulty_jobs_label.partition("=")
+        if labels.get(key.strip()) == value.strip():
+            return self
+        return dataclasses.replace(self, row_failure_rate=0.0, fail_jobs=False, end_early_state="")
 
     def __post_init__(self) -> None:
         for name in ("row_failure_rate", "end_early_after_fraction"):

@@ -133,7 +133,7 @@ class JobRunner:
         self._set_state(record, JobState.JOB_STATE_RUNNING, start=True)
         storage = self._storage(record.project)
         plan = plan_input(self._input_lines(record, storage))
-        faults = self._faults()
+        faults = self._faults().for_job(record.job.labels)
         end = _end_point(record, faults, len(plan.to_answer))
         outcomes = self._answer(record, storage, plan, faults, end.rows)
         if outcomes is None:

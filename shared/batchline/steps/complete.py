@@ -239,7 +239,10 @@ class Completer:
             missing = list(shaper.missing_lines())
             resume = self.resumes.next_attempt(job, failed, missing, keys)
             if resume is not None:
-                totals.retried_failed, totals.retried_missing = failed.count, len(missing)
+                totals.retried_failed, totals.retried_missing = (
+                    resume.asks_failed,
+                    resume.asks_missing,
+                )
         return totals, loaded, resume
 
     def _output_lines(self, job: JobRecord, snapshot: BatchJob) -> Iterator[bytes]:

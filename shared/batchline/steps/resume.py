@@ -17,6 +17,7 @@ bytes, and the attempt's id in the ledger makes its queueing happen once.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import IO
@@ -24,12 +25,15 @@ from typing import IO
 from batchline.adapters.ledger import JobRecord, NewAttempt
 from batchline.adapters.storage import Storage
 from batchline.domain.linesets import LineSet
+from batchline.domain.retries import may_pass
 from batchline.domain.staging import (
     index_line,
     output_prefix_name,
+    read_index,
     resume_failed_name,
     resume_index_name,
     resume_missing_name,
+    rows_name,
     staged_index_name,
     staged_requests_name,
 )
@@ -84,14 +88,43 @@ class ResumeWriter:
         """Write the next attempt's input and index for `job`'s part; None when nothing is
         left to ask. `failed` was filled while the job's rows were shaped; `missing` are the
         lines it never answered."""
+        return self._next(job, failed.lines, failed.name if failed.count else None, missing, keys)
+
+    def retry(self, job: JobRecord) -> NewAttempt | None:
+        """The next attempt at a loaded attempt's failed and unanswered lines, planned from
+        what its load left in the work bucket (`batchline retry`, past the attempt cap)."""
+        source_id = job.source.document_id
+        expected, keys = read_index(self.storage.lines(self.work_bucket, job.index_name))
+        answered, failed = LineSet(), LineSet()
+        rows = rows_name(source_id, job.part, job.attempt)
+        for raw in self.storage.lines(self.work_bucket, rows):
+            row = json.loads(raw)
+            line = row.get("input_line")
+            if line is None:
+                continue
+            answered.add(line)
+            if row.get("status") == "FAILED" and may_pass(row.get("error")):
+                failed.add(line)
+        missing = (line for line in expected if line not in answered)
+        name = resume_failed_name(source_id, job.part, job.attempt)
+        return self._next(job, failed, name if len(failed) else None, missing, keys)
+
+    def _next(
+        self,
+        job: JobRecord,
+        failed: LineSet,
+        failed_name: str | None,
+        missing: Iterable[int],
+        keys: Mapping[int, str],
+    ) -> NewAttempt | None:
         source_id = job.source.document_id
         missing_lines = LineSet.of(missing)
-        asked = sorted({*failed.lines.numbers(), *missing_lines.numbers()})
+        asked = sorted({*failed.numbers(), *missing_lines.numbers()})
         if not asked:
             return None
         inputs = []
-        if failed.count:
-            inputs.append(f"gs://{self.work_bucket}/{failed.name}")
+        if failed_name is not None:
+            inputs.append(f"gs://{self.work_bucket}/{failed_name}")
         if missing_lines:
             name = resume_missing_name(source_id, job.part, job.attempt)
             self._write_missing(job, missing_lines, name)
@@ -105,6 +138,8 @@ class ResumeWriter:
             part=job.part,
             attempt=attempt,
             input_uris=tuple(inputs),
+            asks_failed=len(failed),
+            asks_missing=len(missing_lines),
             index_name=index_name,
             output_prefix=f"gs://{self.work_bucket}/{output_prefix_name(source_id, job.part, attempt)}",
         )
@@ -125,6 +160,4 @@ class ResumeWriter:
 
 
 def _line_of(entry: bytes) -> int:
-    import json
-
     return int(json.loads(entry)["line"])

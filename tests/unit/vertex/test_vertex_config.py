@@ -137,3 +137,21 @@ def test_the_catalog_file_records_its_source_and_lists_valid_model_ids() -> None
     assert all(catalog.accepts(model_id) for model_id in ids)
     assert ModelCatalog.from_env({}) == catalog
     assert not any(catalog.accepts(pattern.rstrip("*")) for pattern in document["retired"])
+
+
+def test_job_level_faults_can_be_kept_to_jobs_with_a_label() -> None:
+    faults = Faults(
+        row_failure_rate=0.5,
+        fail_jobs=True,
+        end_early_state="EXPIRED",
+        faulty_jobs_label="batchline_attempt=1",
+    )
+    first = faults.for_job({"batchline_attempt": "1"})
+    assert (first.row_failure_rate, first.fail_jobs, first.end_early_state) == (
+        0.5,
+        True,
+        "EXPIRED",
+    )
+    resume = faults.for_job({"batchline_attempt": "2"})
+    assert (resume.row_failure_rate, resume.fail_jobs, resume.end_early_state) == (0.0, False, "")
+    assert Faults(row_failure_rate=0.5).for_job({}).row_failure_rate == 0.5

@@ -12,6 +12,7 @@ failed lines (a resume), queued in the same transaction.
 from __future__ import annotations
 
 import dataclasses
+import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,7 +25,6 @@ from batchline.adapters.ledger.records import MANAGED_JOB_FIELDS, JobRecord, Sou
 from batchline.adapters.ledger.transactions import run_transaction
 from batchline.domain.batch_jobs import job_id_from_name
 from batchline.domain.states import (
-    JOB_IN_FLIGHT,
     JOB_WATCHED,
     SOURCE_TERMINAL,
     JobState,
@@ -82,6 +82,9 @@ class NewAttempt:
     input_uris: tuple[str, ...]
     index_name: str
     output_prefix: str
+    # The previous attempt's lines it asks again: failed ones, and ones never answered.
+    asks_failed: int = 0
+    asks_missing: int = 0
 
     def record(self, source: SourceRef, model: str) -> JobRecord:
         return JobRecord(
@@ -106,6 +109,7 @@ class AttemptStore:
         client: FirestoreClient,
         sources: CollectionReference,
         jobs: CollectionReference,
+        slots: CollectionReference,
         *,
         clock: Callable[[], datetime],
         start_lease: Lease,
@@ -114,6 +118,7 @@ class AttemptStore:
         self._client = client
         self._sources = sources
         self._jobs = jobs
+        self._slots = slots
         self._clock = clock
         self.start_lease = start_lease
         self.load_lease = load_lease
@@ -134,31 +139,112 @@ class AttemptStore:
     def claim_start(self, attempt_id: str, max_running: int) -> StartClaim:
         """Claim the creation of a waiting attempt's job. CLAIMED (with the record, now
         `starting`) for one caller; NOT_DUE while it backs off, is claimed by a live caller,
-        or has its job already; FULL when `max_running` jobs are in flight (counted in the
-        same transaction, so concurrent callers cannot both take the last place)."""
+        or has its job already; FULL when `max_running` jobs are in flight.
+
+        The cap is `max_running` slot documents. A start takes a slot whose holder is not in
+        flight (its job ended, its start was refused, its starter died) and moves the attempt
+        to `starting` in one batched write whose preconditions are the two documents' last
+        update times: two starters that pick the same slot, or the same attempt, cannot both
+        succeed, and no lock is held (a transaction over a count of every job in flight is
+        what concurrent submissions would queue behind). No slot is released by hand: it is
+        free as soon as its holder's state says so.
+        """
         ref = self._job_ref(attempt_id)
-
-        def claim(transaction: Transaction) -> StartClaim:
-            job = self._read_job(transaction, ref, attempt_id)
-            in_flight = self._query_jobs(
-                "state", "in", sorted(JOB_IN_FLIGHT), transaction=transaction
-            )
+        while True:
             now = self._clock()
-            if job.state == JobState.STARTING:
-                if self._held(job, self.start_lease, now):
-                    return StartClaim(StartOutcome.NOT_DUE)
-            elif job.state != JobState.QUEUED or (job.not_before and job.not_before > now):
+            snapshot = ref.get()
+            job = self._job_record(snapshot, attempt_id)
+            if not self._may_start(job, now):
                 return StartClaim(StartOutcome.NOT_DUE)
-            others = [other for other in in_flight if other.attempt_id != attempt_id]
-            if len(others) >= max_running:
+            free = self._free_slots(attempt_id, max_running, now)
+            if not free:
                 return StartClaim(StartOutcome.FULL)
-            changes = {"state": JobState.STARTING.value, **self.start_lease.claim(now)}
-            transaction.update(ref, changes)
-            claimed = dataclasses.replace(job, state=JobState.STARTING, start_claimed_time=now)
-            return StartClaim(StartOutcome.CLAIMED, claimed)
+            for number, slot in random.sample(free, len(free)):
+                outcome = self._take_slot(ref, snapshot, number, slot, attempt_id, now)
+                if outcome == "taken":
+                    claimed = dataclasses.replace(
+                        job, state=JobState.STARTING, start_claimed_time=now
+                    )
+                    return StartClaim(StartOutcome.CLAIMED, claimed)
+                if outcome == "attempt moved":
+                    break  # another starter got the attempt (or it changed): look again
+            else:
+                return StartClaim(StartOutcome.FULL)
 
-        result: StartClaim = self._transact(claim)
-        return result
+    def _free_slots(
+        self, attempt_id: str, max_running: int, now: datetime
+    ) -> list[tuple[int, DocumentSnapshot[Any] | None]]:
+        """The slots under the cap whose holder is not in flight, with their snapshots
+        (None for a slot never taken)."""
+        taken = {snapshot.id: snapshot for snapshot in self._slots.stream()}
+        slots = [(n, taken.get(_slot_id(n))) for n in range(max_running)]
+        holders = {
+            str(holder)
+            for _, slot in slots
+            if slot is not None
+            and (holder := self._data(slot).get("holder")) not in (None, attempt_id)
+        }
+        in_flight = {
+            job.attempt_id
+            for job in (
+                JobRecord.from_document(self._data(snapshot))
+                for snapshot in (
+                    self._client.get_all([self._job_ref(h) for h in holders]) if holders else ()
+                )
+                if snapshot.exists
+            )
+            if self._in_flight(job, now)
+        }
+        return [
+            (n, slot)
+            for n, slot in slots
+            if slot is None or self._data(slot).get("holder") not in in_flight
+        ]
+
+    def _take_slot(
+        self,
+        ref: DocumentReference,
+        attempt: DocumentSnapshot[Any],
+        number: int,
+        slot: DocumentSnapshot[Any] | None,
+        attempt_id: str,
+        now: datetime,
+    ) -> str:
+        """taken, slot taken (by another starter), or attempt moved."""
+        from google.api_core.exceptions import AlreadyExists, FailedPrecondition, NotFound
+
+        slot_ref = self._slots.document(_slot_id(number))
+        batch = self._client.batch()
+        held = {"holder": attempt_id, "claimed_time": now}
+        if slot is None:
+            batch.create(slot_ref, held)
+        else:
+            batch.update(
+                slot_ref, held, option=self._client.write_option(last_update_time=slot.update_time)
+            )
+        batch.update(
+            ref,
+            {"state": JobState.STARTING.value, "slot": number, **self.start_lease.claim(now)},
+            option=self._client.write_option(last_update_time=attempt.update_time),
+        )
+        try:
+            batch.commit()
+        except (AlreadyExists, FailedPrecondition, NotFound):
+            current = ref.get()
+            return "slot taken" if current.update_time == attempt.update_time else "attempt moved"
+        return "taken"
+
+    def _may_start(self, job: JobRecord, now: datetime) -> bool:
+        if job.state == JobState.STARTING:
+            return not self._held(job, self.start_lease, now)  # its starter died
+        return job.state == JobState.QUEUED and not (job.not_before and job.not_before > now)
+
+    def _in_flight(self, job: JobRecord, now: datetime) -> bool:
+        """Whether a job holds its place under the cap: it exists and has not ended, or it is
+        being created by a live starter."""
+        if job.state == JobState.STARTING:
+            return self._held(job, self.start_lease, now)
+        return job.state in JOB_WATCHED
 
     def defer_start(self, attempt_id: str, reason: str, delay: timedelta) -> None:
         """Creating the job was refused for now (429, capacity): back to the queue, not
@@ -493,6 +579,10 @@ class AttemptStore:
 
     def _transact(self, work: Callable[[Transaction], _T]) -> _T:
         return run_transaction(self._client, work)
+
+
+def _slot_id(number: int) -> str:
+    return f"slot-{number:05d}"
 
 
 def derived_changes(derived: SourceState, jobs: list[JobRecord], now: datetime) -> dict[str, Any]:

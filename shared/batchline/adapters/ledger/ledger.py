@@ -14,7 +14,8 @@ is taken over by the next attempt.
 Documents (collection names from BATCHLINE_LEDGER_COLLECTION): sources in `<collection>`,
 attempts in `<collection>-parts` (one per Vertex AI job, created before the job is, while it
 waits for capacity), a separate top-level collection so that "jobs in flight" and "jobs
-waiting" are plain single-field queries (no composite index to provision). Their fields:
+waiting" are plain single-field queries (no composite index to provision), and the running
+jobs cap's places in `<collection>-slots`. Their fields:
 batchline.adapters.ledger.records; the attempts of a part: batchline.adapters.ledger.attempts.
 """
 
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
 __all__ = ["AWAITING_NOTIFICATION", "JOBS_COLLECTION_SUFFIX", "JobLedger", "NotifyClaim"]
 
 JOBS_COLLECTION_SUFFIX: Final = "-parts"
+# The running-jobs cap's places: `<collection>-slots/slot-NNNNN`, one per job in flight.
+SLOTS_COLLECTION_SUFFIX: Final = "-slots"
 
 
 class NotifyClaim(StrEnum):
@@ -79,6 +82,7 @@ class JobLedger(AttemptStore):
             client,
             client.collection(collection),
             client.collection(collection + JOBS_COLLECTION_SUFFIX),
+            client.collection(collection + SLOTS_COLLECTION_SUFFIX),
             clock=clock,
             start_lease=Lease("start_claimed_time", start_lease),
             load_lease=Lease("load_claimed_time", load_lease),
@@ -280,6 +284,16 @@ class JobLedger(AttemptStore):
         query = self._sources.order_by("created_time", direction=Query.DESCENDING).limit(limit)
         return [SourceRecord.from_document(self._data(snapshot)) for snapshot in query.stream()]
 
+    def find_sources(self, bucket: str, name: str) -> list[SourceRecord]:
+        """Every generation of one object that the ledger knows, newest first."""
+        from google.cloud.firestore import FieldFilter
+
+        query = self._sources.where(filter=FieldFilter("bucket", "==", bucket)).where(
+            filter=FieldFilter("object", "==", name)
+        )
+        records = [SourceRecord.from_document(self._data(s)) for s in query.stream()]
+        return sorted(records, key=lambda record: record.source.generation, reverse=True)
+
     def mark_job_loaded(
         self,
         attempt_id: str,
@@ -303,15 +317,24 @@ class JobLedger(AttemptStore):
             record = self._read_source(transaction, ref, source)
             if record.state not in (SourceState.LOADED, SourceState.FAILED) or not attempts:
                 return False
+            previous = self._read_latest(transaction, record)
             for new in attempts:
                 if record.parts.get(new.part, 0) >= new.attempt:
                     return False
             now = self._clock()
             parts = {str(part): attempt for part, attempt in record.parts.items()}
+            by_part = {job.part: job for job in previous}
             for new in attempts:
                 job = new.record(source, record.model or "")
                 transaction.create(self._job_ref(job.attempt_id), job.new_document(now))
                 parts[str(new.part)] = new.attempt
+                handed_on = by_part[new.part].totals or JobTotals()
+                handed_on.retried_failed += new.asks_failed
+                handed_on.retried_missing += new.asks_missing
+                transaction.update(
+                    self._job_ref(by_part[new.part].attempt_id),
+                    {"totals": handed_on.as_dict(), "updated_time": now},
+                )
             transaction.update(
                 ref,
                 {
