@@ -15,8 +15,10 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+from localcloud.bigquery.analyzer import Analysis
 from localcloud.bigquery.errors import invalid_query, unsupported
 from localcloud.bigquery.schema import quote_identifier
+from localcloud.bigquery.semantics import check_supported, fix_semantics
 
 
 @dataclass(frozen=True)
@@ -76,8 +78,18 @@ def translate(
     default_dataset: tuple[str, str] | None,
     parameters: Sequence[Mapping[str, Any]] = (),
     check_table: Callable[[TableName], None] = lambda _: None,
+    analysis: Analysis | None = None,
+    json_columns: frozenset[str] = frozenset(),
+    views: Mapping[TableName, str] | None = None,
 ) -> Statement:
-    """Translate one GoogleSQL statement; raise invalidQuery/notFound as BigQuery does."""
+    """Translate one GoogleSQL statement; raise invalidQuery/notFound as BigQuery does.
+
+    With the statement's `analysis`, what DuckDB would answer differently is rewritten or
+    refused (`semantics`); `json_columns` are the JSON column names of the tables it reads;
+    `views` maps each view to the DuckDB SQL of its query, read as a subquery.
+    """
+    if analysis is not None:
+        check_supported(analysis)
     try:
         trees = [tree for tree in sqlglot.parse(query, read="bigquery") if tree is not None]
     except SqlglotError as exc:
@@ -95,6 +107,7 @@ def translate(
         target_node = target_node.this
     target: TableName | None = None
     referenced: list[TableName] = []
+    view_nodes: list[tuple[exp.Table, str]] = []
     for table in list(tree.find_all(exp.Table)):
         name = _resolve(table, project, default_dataset, cte_names)
         if name is None:
@@ -103,9 +116,13 @@ def translate(
         referenced.append(name)
         if table is target_node:
             target = name
+        if views and name in views:
+            view_nodes.append((table, views[name]))
         table.set("catalog", None)
         table.set("db", exp.to_identifier(name.duckdb_schema, quoted=True))
         table.set("this", exp.to_identifier(name.table, quoted=True))
+    if analysis is not None:
+        fix_semantics(tree, analysis, {name.lower() for name in json_columns})
     for column in tree.find_all(exp.Column):
         # `project.dataset.table.column` keeps only the table part: the implicit alias.
         if column.args.get("db") is not None:
@@ -116,6 +133,10 @@ def translate(
     _fix_translation_gaps(tree)
     if isinstance(tree, exp.Select):
         _name_anonymous_columns(tree)
+    for table, view_sql in view_nodes:
+        alias = table.alias or table.name
+        body = sqlglot.parse_one(view_sql, read="duckdb")
+        table.replace(exp.Subquery(this=body, alias=exp.TableAlias(this=exp.to_identifier(alias))))
 
     try:
         sql = tree.sql(dialect="duckdb")
@@ -135,6 +156,23 @@ def _statement_type(tree: exp.Expr) -> str:
         if isinstance(tree, kind):
             return name
     raise unsupported(f"{tree.key.upper()} statements")
+
+
+def table_name_of(
+    path: Sequence[str], project: str, default_dataset: tuple[str, str] | None
+) -> TableName:
+    """The table a name written as `path` (the analyzer's segments) stands for."""
+    parts = [part for segment in path for part in segment.split(".")]
+    if len(parts) > 3:
+        raise invalid_query(f"Invalid table name: {'.'.join(parts)}")
+    table = exp.Table(this=exp.to_identifier(parts[-1]))
+    if len(parts) > 1:
+        table.set("db", exp.to_identifier(parts[-2]))
+    if len(parts) > 2:
+        table.set("catalog", exp.to_identifier(parts[0]))
+    name = _resolve(table, project, default_dataset, set())
+    assert name is not None
+    return name
 
 
 def _resolve(

@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 
 from localcloud.bigquery.schema import Field, column_definition, quote_identifier
+from localcloud.bigquery.semantics import MACROS
 from localcloud.bigquery.sql import TableName, duckdb_schema
 
 _META = "_emulator"
@@ -45,6 +46,9 @@ class Store:
         self._connection.execute("SET TimeZone = 'UTC'")
         for statement in _METADATA_DDL:
             self._connection.execute(statement)
+        # Session macros: a file-backed database keeps none of the emulator's SQL.
+        for macro in MACROS:
+            self._connection.execute(f"CREATE OR REPLACE TEMP MACRO {macro}")
 
     def close(self) -> None:
         with self.lock:

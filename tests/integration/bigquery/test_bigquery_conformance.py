@@ -58,7 +58,7 @@ def exercise_every_method(client: bigquery.Client, dataset: str) -> None:
     list(job.result())
     client.get_job(job.job_id)
     client.cancel_job(job.job_id)
-    list(client.query_and_wait(f"SELECT key, at FROM `{dataset}.t`"))
+    list(client.query_and_wait(f"SELECT key, `at` FROM `{dataset}.t`"))
     client.query_and_wait(f"DELETE FROM `{dataset}.t` WHERE key = 'a'")
 
     with pytest.raises(exceptions.NotFound):
