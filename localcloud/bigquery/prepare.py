@@ -15,24 +15,10 @@ from typing import Any
 
 from localcloud.bigquery.analyzer import Analysis, Catalog, analyze, parameter_fields, table_paths
 from localcloud.bigquery.errors import not_found
-from localcloud.bigquery.schema import Field, quote_identifier
+from localcloud.bigquery.sizes import column_bytes
 from localcloud.bigquery.sql import Statement, TableName, table_name_of, translate
 from localcloud.bigquery.store import Store
 from localcloud.bigquery.tables import table_fields
-
-# BigQuery's data size of one non-NULL value, by type (STRING and BYTES: 2 + their length,
-# JSON: its text's length, RECORD and arrays: the sum of what they hold).
-_FIXED_BYTES = {
-    "INTEGER": 8,
-    "FLOAT": 8,
-    "NUMERIC": 16,
-    "BOOLEAN": 1,
-    "TIMESTAMP": 8,
-    "DATE": 8,
-    "DATETIME": 8,
-    "TIME": 8,
-}
-
 
 @dataclass
 class Prepared:
@@ -118,39 +104,3 @@ def bytes_processed(store: Store, prepared: Prepared, location: str = "US") -> i
         chosen = [by_name[c.lower()] for c in sorted(columns) if c.lower() in by_name]
         total += sum(column_bytes(store, name, chosen).values())
     return total
-
-
-def column_bytes(store: Store, name: TableName, fields: Sequence[Field]) -> dict[str, int]:
-    """BigQuery's data size of each column, summed over the stored rows in one scan."""
-    if not fields or not store.has_data_table(name):
-        return {f.name: 0 for f in fields}
-    sums = ", ".join(f"coalesce(sum({_value_bytes(f, quote_identifier(f.name))}), 0)" for f in fields)
-    row = store.execute(f"SELECT {sums} FROM {name.duckdb_name}").fetchone()
-    return {f.name: int(value) for f, value in zip(fields, row or (), strict=True)}
-
-
-def _value_bytes(field: Field, value: str, *, element: bool = False) -> str:
-    """A DuckDB expression for the data size of `value` (0 for NULL)."""
-    if field.repeated and not element:
-        inner = _value_bytes(field, "_item", element=True)
-        return f"coalesce(list_sum(list_transform({value}, lambda _item: {inner})), 0)"
-    if field.type == "RECORD":
-        members = " + ".join(
-            _value_bytes(child, f"{value}.{quote_identifier(child.name)}") for child in field.fields
-        )
-        return f"CASE WHEN {value} IS NULL THEN 0 ELSE {members or '0'} END"
-    size: str
-    if field.type in _FIXED_BYTES:
-        size = str(_FIXED_BYTES[field.type])
-    elif field.type == "STRING":
-        size = f"2 + strlen({value})"
-    elif field.type == "BYTES":
-        size = f"2 + octet_length({value})"
-    else:  # JSON
-        size = f"strlen(CAST({value} AS VARCHAR))"
-    return f"CASE WHEN {value} IS NULL THEN 0 ELSE {size} END"
-
-
-def table_bytes(store: Store, name: TableName, resource: Mapping[str, Any]) -> int:
-    return sum(column_bytes(store, name, table_fields(resource)).values())
-

@@ -65,6 +65,7 @@ class QueryJobs:
     def __init__(self, context: ResourceContext, datasets: Datasets, tables: Tables) -> None:
         self.store = context.store
         self._clock = context.clock
+        self._streaming = context.streaming
         self._datasets = datasets
         self._tables = tables
 
@@ -153,8 +154,23 @@ class QueryJobs:
             )
 
     def _run_dml(self, statement: Statement) -> int:
+        target = statement.target
+        if (
+            statement.statement_type in ("UPDATE", "DELETE", "MERGE")
+            and target is not None
+            and self._streaming.buffered(target) is not None
+        ):
+            raise invalid_query(
+                f"UPDATE or DELETE statement over table {target.project}.{target.dataset}"
+                f".{target.table} would affect rows in the streaming buffer, which is not"
+                " supported"
+            )
         try:
             with self.store.transaction():
+                if statement.match_check and self.store.execute(statement.match_check).fetchone():
+                    raise invalid_query(
+                        "UPDATE/MERGE must match at most one source row for each target row"
+                    )
                 row = self.store.execute(statement.sql).fetchone()
                 if statement.target is not None:
                     resource = self.store.get_table(statement.target)

@@ -61,6 +61,8 @@ class Statement:
     statement_type: str
     target: TableName | None
     referenced: tuple[TableName, ...]
+    # A MERGE that updates or deletes: a query that finds a target row matched twice.
+    match_check: str | None = None
 
 
 _STATEMENT_TYPES: dict[type[exp.Expression], str] = {
@@ -140,9 +142,31 @@ def translate(
 
     try:
         sql = tree.sql(dialect="duckdb")
+        match_check = _merge_match_check(tree) if isinstance(tree, exp.Merge) else None
     except SqlglotError as exc:
         raise invalid_query(_first_line(exc)) from exc
-    return Statement(sql, statement_type, target, tuple(dict.fromkeys(referenced)))
+    return Statement(
+        sql, statement_type, target, tuple(dict.fromkeys(referenced)), match_check
+    )
+
+
+def _merge_match_check(merge: exp.Merge) -> str | None:
+    """BigQuery refuses a MERGE in which a target row that is updated or deleted matches
+    more than one source row; DuckDB would apply one of them."""
+    whens = merge.args.get("whens")
+    clauses = whens.expressions if whens is not None else []
+    if not any(when.args.get("matched") for when in clauses):
+        return None
+    target = merge.this.copy()
+    check = (
+        exp.select("1")
+        .from_(target)
+        .join(merge.args["using"].copy(), on=merge.args["on"].copy())
+        .group_by(exp.column("rowid", table=target.alias_or_name))
+        .having("count(*) > 1")
+        .limit(1)
+    )
+    return check.sql(dialect="duckdb")
 
 
 def _first_line(exc: Exception) -> str:

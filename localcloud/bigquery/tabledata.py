@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,7 @@ class TableData:
     def __init__(self, context: ResourceContext, tables: Tables) -> None:
         self.store = context.store
         self._insert_ids = context.insert_ids
+        self._streaming = context.streaming
         self._tables = tables
 
     def list_rows(self, name: TableName, params: Mapping[str, str]) -> dict[str, Any]:
@@ -57,7 +59,7 @@ class TableData:
         if not rows:
             raise invalid("No rows present in the request.")
         ignore_unknown = bool(body.get("ignoreUnknownValues"))
-        accepted: list[tuple[str | None, tuple[Any, ...]]] = []
+        accepted: list[tuple[str | None, tuple[Any, ...], int]] = []
         row_errors: dict[int, list[dict[str, Any]]] = {}
         for index, row in enumerate(rows):
             try:
@@ -77,7 +79,9 @@ class TableData:
                     }
                 ]
                 continue
-            accepted.append(((row or {}).get("insertId"), values))
+            # The buffer's estimatedBytes: the size of the row as it was sent.
+            size = len(json.dumps((row or {}).get("json") or {}, separators=(",", ":")))
+            accepted.append(((row or {}).get("insertId"), values, size))
         response: dict[str, Any] = {"kind": "bigquery#tableDataInsertAllResponse"}
         if row_errors and not body.get("skipInvalidRows"):
             # Without skipInvalidRows the request is all or nothing; good rows are "stopped".
@@ -88,11 +92,13 @@ class TableData:
             ]
             return response
         fresh = [
-            values
-            for insert_id, values in accepted
+            (values, size)
+            for insert_id, values, size in accepted
             if not (insert_id and self._insert_ids.check_and_remember(name.api_id, str(insert_id)))
         ]
-        self.store.insert_rows(name, fields, fresh)
+        with self.store.transaction():
+            self.store.insert_rows(name, fields, [values for values, _ in fresh])
+            self._streaming.add(name, len(fresh), sum(size for _, size in fresh))
         if row_errors:
             response["insertErrors"] = [
                 {"index": index, "errors": errors} for index, errors in sorted(row_errors.items())

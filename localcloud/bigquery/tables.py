@@ -24,6 +24,7 @@ from localcloud.bigquery.rest import (
     with_etag,
 )
 from localcloud.bigquery.schema import Field, parse_fields
+from localcloud.bigquery.sizes import column_bytes
 from localcloud.bigquery.sql import TableName
 
 _TABLE_ID_FORBIDDEN = re.compile(r"[./$`\\\x00-\x1f]")
@@ -104,6 +105,7 @@ class Tables:
         self._clock = context.clock
         self._link = context.link
         self._insert_ids = context.insert_ids
+        self._streaming = context.streaming
         self._datasets = datasets
 
     def insert_table(
@@ -199,7 +201,18 @@ class Tables:
 
     def present_table(self, name: TableName, resource: Mapping[str, Any]) -> dict[str, Any]:
         presented = copy.deepcopy(dict(resource))
-        presented["numRows"] = str(self.store.count_rows(name))
+        if presented.get("type") == "VIEW":
+            return presented
+        buffered = self._streaming.buffered(name)
+        stored_rows = self.store.count_rows(name) - (buffered.rows if buffered else 0)
+        presented["numRows"] = str(stored_rows)
+        presented["numBytes"] = str(sum(column_bytes(self.store, name, table_fields(resource)).values()))
+        if buffered is not None:
+            presented["streamingBuffer"] = {
+                "estimatedRows": str(buffered.rows),
+                "estimatedBytes": str(buffered.bytes),
+                "oldestEntryTime": millis(buffered.oldest),
+            }
         return presented
 
     def new_table_resource(
