@@ -23,7 +23,7 @@ class TableData:
         self._tables = tables
 
     def list_rows(self, name: TableName, params: Mapping[str, str]) -> dict[str, Any]:
-        resource = self._tables.require_table(name)
+        resource = self._tables.require_data_table(name)
         fields = table_fields(resource)
         selected = params.get("selectedFields")
         if selected:
@@ -49,7 +49,7 @@ class TableData:
         return with_etag(body)
 
     def insert_all(self, name: TableName, body: Mapping[str, Any]) -> dict[str, Any]:
-        resource = self._tables.require_table(name)
+        resource = self._tables.require_data_table(name)
         fields = table_fields(resource)
         if not fields:
             raise invalid(f"The destination table {name.api_id} has no schema.")
