@@ -136,11 +136,10 @@ class QueryJobs:
             location=location,
         )
 
-    def _bind(self, statement: Statement) -> duckdb.DuckDBPyRelation:
+    def _bind(self, statement: Statement) -> None:
+        """What a dry run checks beyond the analysis: that the translation would run."""
         try:
-            if statement.statement_type == "SELECT":
-                return self.store.relation(statement.sql)
-            return self.store.relation(f"EXPLAIN {statement.sql}")
+            self.store.execute(f"EXPLAIN {statement.sql}").fetchall()
         except duckdb.Error as exc:
             raise invalid_query(_duckdb_message(exc)) from exc
 
