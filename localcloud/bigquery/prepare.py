@@ -20,6 +20,7 @@ from localcloud.bigquery.sql import Statement, TableName, table_name_of, transla
 from localcloud.bigquery.store import Store
 from localcloud.bigquery.tables import table_fields
 
+
 @dataclass
 class Prepared:
     statement: Statement

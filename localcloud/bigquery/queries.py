@@ -24,6 +24,7 @@ from localcloud.bigquery.errors import (
     unsupported,
 )
 from localcloud.bigquery.jobs import ErrorProtos, Jobs
+from localcloud.bigquery.prepare import Prepared, bytes_processed, prepare_statement
 from localcloud.bigquery.rest import (
     CREATE_DISPOSITIONS,
     DEFAULT_PAGE_ROWS,
@@ -36,7 +37,6 @@ from localcloud.bigquery.rest import (
     with_etag,
 )
 from localcloud.bigquery.row_values import TimestampFormat, encode_row
-from localcloud.bigquery.prepare import Prepared, bytes_processed, prepare_statement
 from localcloud.bigquery.schema import Field, duckdb_type, parse_fields, quote_identifier
 from localcloud.bigquery.sql import Statement, TableName
 from localcloud.bigquery.store import Store
@@ -409,8 +409,7 @@ def _refuse_null_elements(store: Store, table: TableName, fields: Sequence[Field
             continue
         column = quote_identifier(field.name)
         found = store.execute(
-            f"SELECT 1 FROM {table.duckdb_name}"
-            f" WHERE list_count({column}) < len({column}) LIMIT 1"
+            f"SELECT 1 FROM {table.duckdb_name} WHERE list_count({column}) < len({column}) LIMIT 1"
         ).fetchone()
         if found:
             raise invalid_query(

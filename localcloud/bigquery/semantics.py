@@ -70,27 +70,144 @@ MACROS = (
 
 # ZetaSQL's names of the functions whose translation gives BigQuery's answer.
 SUPPORTED_FUNCTIONS = frozenset(
-    """
-    $add $subtract $multiply $divide $unary_minus $equal $not_equal $less $less_or_equal
-    $greater $greater_or_equal $and $or $not $is_null $is_true $is_false $like $not_like $in
-    $in_array $between $case_no_value $case_with_value $concat_op $make_array
-    $array_at_offset $array_at_ordinal $safe_array_at_offset $safe_array_at_ordinal
-    $subscript $extract $extract_date $extract_time $extract_datetime $is_distinct_from
-    $is_not_distinct_from $count_star
-    if ifnull coalesce nullif greatest least abs sign round floor ceil trunc sqrt pow power
-    exp ln log10 div mod safe_divide ieee_divide
-    concat lower upper length char_length character_length byte_length trim ltrim rtrim
-    substr substring starts_with ends_with strpos replace split regexp_contains
-    regexp_extract regexp_replace lpad rpad reverse repeat
-    count sum avg min max array_agg string_agg countif logical_and logical_or any_value
-    row_number rank dense_rank lag lead first_value last_value
-    array_length array_concat generate_array array_to_string
-    current_timestamp current_date timestamp_trunc datetime_trunc date_trunc date_add
-    date_sub date_diff timestamp_add timestamp_sub timestamp_diff timestamp_millis
-    timestamp_micros timestamp_seconds unix_millis unix_micros unix_seconds date
-    json_value json_query json_extract json_extract_scalar json_type parse_json
-    to_json_string lax_int64 int64 string float64 bool
-    """.split()
+    [
+        "$add",
+        "$subtract",
+        "$multiply",
+        "$divide",
+        "$unary_minus",
+        "$equal",
+        "$not_equal",
+        "$less",
+        "$less_or_equal",
+        "$greater",
+        "$greater_or_equal",
+        "$and",
+        "$or",
+        "$not",
+        "$is_null",
+        "$is_true",
+        "$is_false",
+        "$like",
+        "$not_like",
+        "$in",
+        "$in_array",
+        "$between",
+        "$case_no_value",
+        "$case_with_value",
+        "$concat_op",
+        "$make_array",
+        "$array_at_offset",
+        "$array_at_ordinal",
+        "$safe_array_at_offset",
+        "$safe_array_at_ordinal",
+        "$subscript",
+        "$extract",
+        "$extract_date",
+        "$extract_time",
+        "$extract_datetime",
+        "$is_distinct_from",
+        "$is_not_distinct_from",
+        "$count_star",
+        "if",
+        "ifnull",
+        "coalesce",
+        "nullif",
+        "greatest",
+        "least",
+        "abs",
+        "sign",
+        "round",
+        "floor",
+        "ceil",
+        "trunc",
+        "sqrt",
+        "pow",
+        "power",
+        "exp",
+        "ln",
+        "log10",
+        "div",
+        "mod",
+        "safe_divide",
+        "ieee_divide",
+        "concat",
+        "lower",
+        "upper",
+        "length",
+        "char_length",
+        "character_length",
+        "byte_length",
+        "trim",
+        "ltrim",
+        "rtrim",
+        "substr",
+        "substring",
+        "starts_with",
+        "ends_with",
+        "strpos",
+        "replace",
+        "split",
+        "regexp_contains",
+        "regexp_extract",
+        "regexp_replace",
+        "lpad",
+        "rpad",
+        "reverse",
+        "repeat",
+        "count",
+        "sum",
+        "avg",
+        "min",
+        "max",
+        "array_agg",
+        "string_agg",
+        "countif",
+        "logical_and",
+        "logical_or",
+        "any_value",
+        "row_number",
+        "rank",
+        "dense_rank",
+        "lag",
+        "lead",
+        "first_value",
+        "last_value",
+        "array_length",
+        "array_concat",
+        "generate_array",
+        "array_to_string",
+        "current_timestamp",
+        "current_date",
+        "timestamp_trunc",
+        "datetime_trunc",
+        "date_trunc",
+        "date_add",
+        "date_sub",
+        "date_diff",
+        "timestamp_add",
+        "timestamp_sub",
+        "timestamp_diff",
+        "timestamp_millis",
+        "timestamp_micros",
+        "timestamp_seconds",
+        "unix_millis",
+        "unix_micros",
+        "unix_seconds",
+        "date",
+        "json_value",
+        "json_query",
+        "json_extract",
+        "json_extract_scalar",
+        "json_type",
+        "parse_json",
+        "to_json_string",
+        "lax_int64",
+        "int64",
+        "string",
+        "float64",
+        "bool",
+    ]
 )
 # SAFE. forms with a NULL-on-error translation.
 SAFE_FUNCTIONS = frozenset({"parse_json"})
@@ -98,7 +215,7 @@ SAFE_FUNCTIONS = frozenset({"parse_json"})
 _OPERATOR_NAMES = {"$subscript": "the [] operator on JSON", "$extract": "EXTRACT"}
 _DUCKDB_TYPES = {"DATE": "DATE", "DATETIME": "TIMESTAMP", "TIMESTAMP": "TIMESTAMPTZ"}
 _SAME_EXTRACT_PARTS = frozenset(
-    "YEAR MONTH DAY HOUR MINUTE SECOND DAYOFYEAR QUARTER ISOYEAR".split()
+    ["YEAR", "MONTH", "DAY", "HOUR", "MINUTE", "SECOND", "DAYOFYEAR", "QUARTER", "ISOYEAR"]
 )
 _STRING_TYPES = (exp.DataType.Type.TEXT, exp.DataType.Type.VARCHAR)
 
@@ -134,7 +251,9 @@ def fix_semantics(tree: exp.Expr, analysis: Analysis, json_columns: set[str]) ->
         if anonymous.name.upper() == "IEEE_DIVIDE":
             left, right = anonymous.expressions
             double = exp.DataType.build("DOUBLE")
-            anonymous.replace(exp.Div(this=exp.cast(left, double), expression=exp.cast(right, double)))
+            anonymous.replace(
+                exp.Div(this=exp.cast(left, double), expression=exp.cast(right, double))
+            )
     _byte_length(tree, analysis)
     for name, node_type in (
         ("date_add", exp.DateAdd),
@@ -238,7 +357,9 @@ def _unnest_offset(node: exp.Expr) -> exp.Expr | None:
     )
     select = exp.select(
         exp.column(value),
-        exp.alias_(exp.Sub(this=exp.column(ordinal), expression=exp.Literal.number(1)), offset.name),
+        exp.alias_(
+            exp.Sub(this=exp.column(ordinal), expression=exp.Literal.number(1)), offset.name
+        ),
     ).from_(inner)
     return exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(f"_{value}")))
 
@@ -287,8 +408,8 @@ def _rewrite_json_paths(tree: exp.Expr, analysis: Analysis, json_columns: set[st
         while isinstance(top.parent, exp.Dot) and top.parent.this is top:
             top = top.parent
         parts = [part.name for part in column.parts]
-        node = column
-        while node is not top:
+        node: exp.Expr = column
+        while node is not top and isinstance(node.parent, exp.Dot):
             node = node.parent
             parts.append(node.expression.name)
         for start in range(min(len(parts), 3)):
@@ -302,4 +423,3 @@ def _rewrite_json_paths(tree: exp.Expr, analysis: Analysis, json_columns: set[st
                 break
     if rewritten < len(analysis.json_paths):
         raise unsupported("This JSON field access")
-

@@ -34,7 +34,9 @@ def column_bytes(store: Store, name: TableName, fields: Sequence[Field]) -> dict
     """BigQuery's data size of each column, summed over the stored rows in one scan."""
     if not fields or not store.has_data_table(name):
         return {f.name: 0 for f in fields}
-    sums = ", ".join(f"coalesce(sum({_value_bytes(f, quote_identifier(f.name))}), 0)" for f in fields)
+    sums = ", ".join(
+        f"coalesce(sum({_value_bytes(f, quote_identifier(f.name))}), 0)" for f in fields
+    )
     row = store.execute(f"SELECT {sums} FROM {name.duckdb_name}").fetchone()
     return {f.name: int(value) for f, value in zip(fields, row or (), strict=True)}
 

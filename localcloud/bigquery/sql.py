@@ -145,9 +145,7 @@ def translate(
         match_check = _merge_match_check(tree) if isinstance(tree, exp.Merge) else None
     except SqlglotError as exc:
         raise invalid_query(_first_line(exc)) from exc
-    return Statement(
-        sql, statement_type, target, tuple(dict.fromkeys(referenced)), match_check
-    )
+    return Statement(sql, statement_type, target, tuple(dict.fromkeys(referenced)), match_check)
 
 
 def _merge_match_check(merge: exp.Merge) -> str | None:

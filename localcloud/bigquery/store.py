@@ -253,7 +253,8 @@ class Store:
 
     def flush_streamed(self, before: dt.datetime | None, name: TableName | None) -> None:
         """Forget buffer entries older than `before` (None: all), of one table or all."""
-        conditions, values = [], []
+        conditions: list[str] = []
+        values: list[Any] = []
         if before is not None:
             conditions.append("streamed_at < ?")
             values.append(before)

@@ -246,7 +246,9 @@ class Tables:
         buffered = self._streaming.buffered(name)
         stored_rows = self.store.count_rows(name) - (buffered.rows if buffered else 0)
         presented["numRows"] = str(stored_rows)
-        presented["numBytes"] = str(sum(column_bytes(self.store, name, table_fields(resource)).values()))
+        presented["numBytes"] = str(
+            sum(column_bytes(self.store, name, table_fields(resource)).values())
+        )
         if buffered is not None:
             presented["streamingBuffer"] = {
                 "estimatedRows": str(buffered.rows),

@@ -68,10 +68,11 @@ class _CachedWasmClient(WasmClient):  # type: ignore[misc]
         linker = Linker(engine)
         linker.define_wasi()
         self.instance = linker.instantiate(self.store, self.module)
-        self.exports = self.instance.exports(self.store)
-        if "_initialize" in self.exports:
-            self.exports["_initialize"](self.store)
-        self.memory = self.exports["memory"]
+        exports: Any = self.instance.exports(self.store)
+        self.exports = exports
+        if "_initialize" in exports:
+            exports["_initialize"](self.store)
+        self.memory: Any = exports["memory"]
 
     def _base(self) -> int:
         return ctypes.addressof(self.memory.data_ptr().contents)

@@ -85,9 +85,7 @@ def test_an_offset_out_of_range_is_an_error(client: bigquery.Client) -> None:
     assert refused(client, "SELECT [1, 2, 3][OFFSET(5)]") == (
         "Array index 5 is out of bounds (overflow)"
     )
-    assert values(client, "SELECT [1, 2, 3][SAFE_OFFSET(-1)], [1, 2, 3][ORDINAL(1)]") == [
-        (None, 1)
-    ]
+    assert values(client, "SELECT [1, 2, 3][SAFE_OFFSET(-1)], [1, 2, 3][ORDINAL(1)]") == [(None, 1)]
 
 
 @pytest.mark.parametrize(
@@ -316,4 +314,3 @@ def test_a_dataframe_of_a_table(client: bigquery.Client, table: str) -> None:
     assert frame["name"].tolist() == ["a", "b"]
     assert frame["n"].tolist() == [1, 2]
     assert frame["ts"].iloc[0] == dt.datetime(2026, 11, 2, 10, tzinfo=dt.UTC)
-
