@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from bigquery_support import loaded_table
 from google.api_core import exceptions
 from google.cloud import bigquery
 
@@ -37,11 +38,7 @@ ROWS = [
 
 @pytest.fixture
 def table(client: bigquery.Client, dataset: str) -> str:
-    name = f"{dataset}.t"
-    client.create_table(bigquery.Table(name, schema=SCHEMA))
-    config = bigquery.LoadJobConfig(source_format="NEWLINE_DELIMITED_JSON")
-    client.load_table_from_json(ROWS, name, job_config=config).result()
-    return name
+    return loaded_table(client, f"{dataset}.t", SCHEMA, ROWS)
 
 
 def values(client: bigquery.Client, sql: str) -> list[tuple[object, ...]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from bigquery_support import loaded_table
 from google.api_core import exceptions
 from google.cloud import bigquery
 
@@ -34,11 +35,7 @@ LATEST = """
 
 @pytest.fixture
 def table(client: bigquery.Client, dataset: str) -> str:
-    name = f"{dataset}.predictions"
-    client.create_table(bigquery.Table(name, schema=SCHEMA))
-    config = bigquery.LoadJobConfig(source_format="NEWLINE_DELIMITED_JSON")
-    client.load_table_from_json(ROWS, name, job_config=config).result()
-    return name
+    return loaded_table(client, f"{dataset}.predictions", SCHEMA, ROWS)
 
 
 def test_a_view_with_qualify_is_kept_listed_and_queryable(
