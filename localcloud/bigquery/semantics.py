@@ -66,6 +66,22 @@ MACROS = (
         WHEN 'VARCHAR' THEN TRY_CAST(round(TRY_CAST(j ->> '$' AS DOUBLE)) AS BIGINT)
         END""",
     "bq_safe_parse_json(s) AS CASE WHEN json_valid(s) THEN json(s) END",
+    # INT64(json), FLOAT64(json), BOOL(json), STRING(json): the JSON value of that type,
+    # NULL for a SQL NULL or JSON null, an error for any other JSON type.
+    """bq_json_int64(j) AS CASE WHEN j IS NULL OR json_type(j) = 'NULL' THEN NULL
+        WHEN json_type(j) IN ('BIGINT', 'UBIGINT') THEN CAST(j AS BIGINT)
+        WHEN json_type(j) = 'DOUBLE' AND CAST(j AS DOUBLE) = trunc(CAST(j AS DOUBLE))
+        THEN CAST(CAST(j AS DOUBLE) AS BIGINT)
+        ELSE error('The provided JSON input is not an integer') END""",
+    """bq_json_float64(j) AS CASE WHEN j IS NULL OR json_type(j) = 'NULL' THEN NULL
+        WHEN json_type(j) IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN CAST(j AS DOUBLE)
+        ELSE error('The provided JSON input is not a number') END""",
+    """bq_json_bool(j) AS CASE WHEN j IS NULL OR json_type(j) = 'NULL' THEN NULL
+        WHEN json_type(j) = 'BOOLEAN' THEN CAST(j AS BOOLEAN)
+        ELSE error('The provided JSON input is not a boolean') END""",
+    """bq_json_string(j) AS CASE WHEN j IS NULL OR json_type(j) = 'NULL' THEN NULL
+        WHEN json_type(j) = 'VARCHAR' THEN j ->> '$'
+        ELSE error('The provided JSON input is not a string') END""",
 )
 
 # ZetaSQL's names of the functions whose translation gives BigQuery's answer.
@@ -89,19 +105,16 @@ SUPPORTED_FUNCTIONS = frozenset(
         "$is_true",
         "$is_false",
         "$like",
-        "$not_like",
         "$in",
         "$in_array",
         "$between",
         "$case_no_value",
         "$case_with_value",
-        "$concat_op",
         "$make_array",
         "$array_at_offset",
         "$array_at_ordinal",
         "$safe_array_at_offset",
         "$safe_array_at_ordinal",
-        "$subscript",
         "$extract",
         "$extract_date",
         "$extract_time",
@@ -123,7 +136,6 @@ SUPPORTED_FUNCTIONS = frozenset(
         "trunc",
         "sqrt",
         "pow",
-        "power",
         "exp",
         "ln",
         "log10",
@@ -136,13 +148,11 @@ SUPPORTED_FUNCTIONS = frozenset(
         "upper",
         "length",
         "char_length",
-        "character_length",
         "byte_length",
         "trim",
         "ltrim",
         "rtrim",
         "substr",
-        "substring",
         "starts_with",
         "ends_with",
         "strpos",
@@ -212,7 +222,7 @@ SUPPORTED_FUNCTIONS = frozenset(
 # SAFE. forms with a NULL-on-error translation.
 SAFE_FUNCTIONS = frozenset({"parse_json"})
 
-_OPERATOR_NAMES = {"$subscript": "the [] operator on JSON", "$extract": "EXTRACT"}
+_OPERATOR_NAMES = {"$subscript": "The [] operator on JSON"}
 _DUCKDB_TYPES = {"DATE": "DATE", "DATETIME": "TIMESTAMP", "TIMESTAMP": "TIMESTAMPTZ"}
 _SAME_EXTRACT_PARTS = frozenset(
     ["YEAR", "MONTH", "DAY", "HOUR", "MINUTE", "SECOND", "DAYOFYEAR", "QUARTER", "ISOYEAR"]
@@ -223,13 +233,11 @@ _STRING_TYPES = (exp.DataType.Type.TEXT, exp.DataType.Type.VARCHAR)
 def check_supported(analysis: Analysis) -> None:
     """Refuse, loudly, what the translation does not answer as BigQuery does."""
     for use in analysis.functions:
-        shown = _OPERATOR_NAMES.get(use.name, use.name.lstrip("$").upper())
+        shown = use.name.lstrip("$").upper()
         if use.name not in SUPPORTED_FUNCTIONS:
-            raise unsupported(f"The function {shown}")
+            raise unsupported(_OPERATOR_NAMES.get(use.name, f"The function {shown}"))
         if use.safe and use.name not in SAFE_FUNCTIONS:
             raise unsupported(f"SAFE.{shown}")
-        if use.name == "$subscript" and use.arguments[:1] != ("ARRAY",):
-            raise unsupported(f"The function {shown}")
 
 
 def fix_semantics(tree: exp.Expr, analysis: Analysis, json_columns: set[str]) -> None:
@@ -239,6 +247,7 @@ def fix_semantics(tree: exp.Expr, analysis: Analysis, json_columns: set[str]) ->
     _replace(tree, exp.IntDiv, lambda n: exp.func("bq_int_divide", n.this, n.expression))
     _replace(tree, exp.Mod, lambda n: exp.func("bq_mod", n.this, n.expression))
     _replace(tree, exp.Bracket, _array_access)
+    _json_conversions(tree, analysis)
     _replace(tree, exp.Literal, _float_literal)
     _replace(tree, exp.Cast, _string_cast)
     _replace(tree, exp.Extract, _extract)
@@ -276,7 +285,7 @@ def _replace(
 
 
 def _array_access(node: exp.Expr) -> exp.Expr | None:
-    # JSON subscripts are refused by check_supported: a [] left here is an array's.
+    # JSON subscripts ($subscript) are refused by check_supported: a [] left is an array's.
     if len(node.expressions) != 1:
         return None
     base = exp.Literal.number(int(node.args.get("offset") or 0))
@@ -319,7 +328,10 @@ def _extract(node: exp.Expr) -> exp.Expr | None:
     if part in ("MILLISECOND", "MICROSECOND"):
         within = 1000 if part == "MILLISECOND" else 1_000_000
         return exp.Paren(this=exp.Mod(this=node.copy(), expression=exp.Literal.number(within)))
-    casts = {"DATE": "DATE", "TIME": "TIME", "DATETIME": "TIMESTAMP"}
+    if part == "TIME":  # DuckDB casts a TIMESTAMPTZ to TIME only through TIMESTAMP
+        naive = exp.cast(value, exp.DataType.build("TIMESTAMP"))
+        return exp.cast(naive, exp.DataType.build("TIME"))
+    casts = {"DATE": "DATE", "DATETIME": "TIMESTAMP"}
     if part in casts:
         return exp.cast(value, exp.DataType.build(casts[part]))
     raise unsupported(f"EXTRACT({part} FROM ...)")
@@ -362,6 +374,26 @@ def _unnest_offset(node: exp.Expr) -> exp.Expr | None:
         ),
     ).from_(inner)
     return exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(f"_{value}")))
+
+
+_JSON_CONVERSIONS: tuple[tuple[str, type[exp.Expr], str], ...] = (
+    ("int64", exp.Int64, "bq_json_int64"),
+    ("float64", exp.Float64, "bq_json_float64"),
+    ("bool", exp.JSONBool, "bq_json_bool"),
+    ("string", exp.String, "bq_json_string"),
+)
+
+
+def _json_conversions(tree: exp.Expr, analysis: Analysis) -> None:
+    """INT64(json), FLOAT64(json), BOOL(json) and STRING(json) as BigQuery converts."""
+    for name, node_type, macro in _JSON_CONVERSIONS:
+        nodes = list(tree.find_all(node_type))
+        if not nodes:
+            continue
+        if {use.arguments[:1] for use in analysis.calls(name)} != {("JSON",)}:
+            raise unsupported(f"{name.upper()} of anything but JSON")
+        for node in reversed(nodes):
+            node.replace(exp.func(macro, node.this))
 
 
 def _byte_length(tree: exp.Expr, analysis: Analysis) -> None:
