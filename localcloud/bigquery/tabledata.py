@@ -75,7 +75,7 @@ class TableData:
                         "reason": "invalid",
                         "location": exc.location,
                         "debugInfo": "",
-                        "message": exc.message,
+                        "message": _streaming_message(exc),
                     }
                 ]
                 continue
@@ -104,3 +104,16 @@ class TableData:
                 {"index": index, "errors": errors} for index, errors in sorted(row_errors.items())
             ]
         return response
+
+
+# insertAll words a value that does not convert as "Cannot convert value to floating point
+# (bad value): ..." (seen in BigQuery's answers, e.g. GoogleCloudPlatform/DataflowTemplates#22).
+_STREAMING_TYPE_NAMES = {"FLOAT": "floating point", "INTEGER": "integer", "BOOLEAN": "boolean"}
+
+
+def _streaming_message(error: RowError) -> str:
+    if error.conversion is None:
+        return error.message
+    field_type, shown = error.conversion
+    name = _STREAMING_TYPE_NAMES.get(field_type, field_type.lower())
+    return f"Cannot convert value to {name} (bad value): {shown}"

@@ -142,7 +142,26 @@ def test_insert_all_refuses_a_fraction_for_an_int64(client: bigquery.Client, dat
     # https://cloud.google.com/bigquery/docs/reference/rest/v2/tabledata/insertAll: a row
     # whose value does not fit its column is reported in insertErrors with reason invalid.
     table = client.create_table(bigquery.Table(f"{dataset}.ints", schema=SCHEMA[1:2]))
+    # Its wording as BigQuery answers it (GoogleCloudPlatform/DataflowTemplates#22 quotes
+    # "Cannot convert value to floating point (bad value):").
     errors = client.insert_rows(table, [{"input_line": 2.7}])
-    assert errors[0]["errors"][0]["reason"] == "invalid"
-    assert "input_line" in errors[0]["errors"][0]["location"]
+    assert errors == [
+        {
+            "index": 0,
+            "errors": [
+                {
+                    "reason": "invalid",
+                    "location": "input_line",
+                    "debugInfo": "",
+                    "message": "Cannot convert value to integer (bad value): 2.7",
+                }
+            ],
+        }
+    ]
     assert client.list_rows(table).total_rows == 0
+    # DML is analysed: a FLOAT64 is not assigned to an INT64 column either.
+    with pytest.raises(
+        exceptions.BadRequest,
+        match="Value has type FLOAT64 which cannot be inserted into column input_line",
+    ):
+        client.query_and_wait(f"INSERT INTO `{dataset}.ints` (input_line) VALUES (2.7)")
