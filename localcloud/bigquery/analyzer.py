@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf.message import Message
-from zetasql.core.exceptions import ServerError
 from zetasql.wasi._pb2.zetasql.local_service import local_service_pb2 as service_pb
 from zetasql.wasi._pb2.zetasql.proto import options_pb2 as proto_options
 from zetasql.wasi._pb2.zetasql.proto import simple_catalog_pb2 as catalog_pb
@@ -32,7 +31,7 @@ from zetasql.wasi._pb2.zetasql.resolved_ast import resolved_node_kind_pb2 as kin
 
 from localcloud.bigquery.errors import BigQueryError, invalid_query, unsupported
 from localcloud.bigquery.schema import Field
-from localcloud.bigquery.zetasql_runtime import ZetaSqlRuntime
+from localcloud.bigquery.zetasql_runtime import AnalyzerError, ZetaSqlRuntime
 
 # GoogleCloudPlatform/zetasql-toolkit, zetasql-toolkit-bigquery: BigQueryLanguageOptions
 # (less FEATURE_V_1_4_SQL_MACROS and FEATURE_V_1_4_ENFORCE_STRICT_MACROS, which this ZetaSQL
@@ -424,8 +423,8 @@ def _statement_label(statement: Any) -> str:
 def _call(method: str, request: Message, response_type: type[Any]) -> Any:
     try:
         return ZetaSqlRuntime.shared().call(method, request, response_type)
-    except ServerError as exc:
-        raise analysis_error(str(exc.raw_error)) from exc
+    except AnalyzerError as exc:
+        raise analysis_error(exc.raw) from exc
 
 
 def analysis_error(raw: str) -> BigQueryError:

@@ -26,12 +26,16 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from google.protobuf.message import Message
-from wasmtime import Config, Engine, Linker, Module, Store, WasiConfig, WasmtimeError
-from zetasql.core.local_service import ZetaSqlLocalService
-from zetasql.core.wasm_client import WasmClient, get_tzinfo_dir
-from zetasql.wasi import get_wasm_path
 
 ResponseT = TypeVar("ResponseT", bound=Message)
+
+
+class AnalyzerError(Exception):
+    """An error the analyzer reports for a statement: ZetaSQL's "Code: N, Message: ..."."""
+
+    def __init__(self, raw: str) -> None:
+        super().__init__(raw)
+        self.raw = raw
 
 
 def default_cache_dir() -> Path:
@@ -45,56 +49,67 @@ def compiled_module_path(cache_dir: Path) -> Path:
     return cache_dir / f"{versions}-{platform.machine()}.cwasm"
 
 
-class _CachedWasmClient(WasmClient):  # type: ignore[misc]
-    """The package's client, with the compiled module read from (or written to) the cache.
+def _load_service(module_path: Path) -> Any:
+    """The package's local service on a client whose module comes from the cache.
 
-    Memory is copied with ctypes: the package copies byte by byte in Python, which costs
-    milliseconds per resolved tree.
+    Imported here, in the loading thread: the zetasql package's Python side alone takes most
+    of a second to import, which the emulator's start does not wait for.
     """
+    from wasmtime import Config, Engine, Linker, Module, Store, WasiConfig, WasmtimeError
+    from zetasql.core.local_service import ZetaSqlLocalService
+    from zetasql.core.wasm_client import WasmClient, get_tzinfo_dir
+    from zetasql.wasi import get_wasm_path
 
-    def __init__(self, module_path: Path) -> None:
-        wasi = WasiConfig()
-        wasi.inherit_stderr()
-        zoneinfo = get_tzinfo_dir()
-        if zoneinfo:
-            wasi.preopen_dir(zoneinfo, "/usr/share/zoneinfo")
-        config = Config()
-        with contextlib.suppress(AttributeError):
-            config.shared_memory = True
-        engine = Engine(config)
-        self.store = Store(engine)
-        self.store.set_wasi(wasi)
-        self.module = _load_module(engine, module_path)
-        linker = Linker(engine)
-        linker.define_wasi()
-        self.instance = linker.instantiate(self.store, self.module)
-        exports: Any = self.instance.exports(self.store)
-        self.exports = exports
-        if "_initialize" in exports:
-            exports["_initialize"](self.store)
-        self.memory: Any = exports["memory"]
+    def load_module(engine: Any) -> Any:
+        if module_path.exists():
+            with contextlib.suppress(WasmtimeError):
+                return Module.deserialize_file(engine, str(module_path))
+        module = Module.from_file(engine, str(get_wasm_path()))
+        with contextlib.suppress(OSError):  # a read-only cache only costs the next start
+            module_path.parent.mkdir(parents=True, exist_ok=True)
+            partial = module_path.with_suffix(f".{os.getpid()}.partial")
+            partial.write_bytes(module.serialize())
+            partial.replace(module_path)
+        return module
 
-    def _base(self) -> int:
-        return ctypes.addressof(self.memory.data_ptr().contents)
+    class CachedWasmClient(WasmClient):  # type: ignore[misc]
+        """The package's client with the cached module; memory copied with ctypes (the
+        package copies byte by byte in Python, milliseconds per resolved tree)."""
 
-    def write_bytes(self, ptr: int, data: bytes) -> None:
-        ctypes.memmove(self._base() + ptr, data, len(data))
+        def __init__(self) -> None:
+            wasi = WasiConfig()
+            wasi.inherit_stderr()
+            zoneinfo = get_tzinfo_dir()
+            if zoneinfo:
+                wasi.preopen_dir(zoneinfo, "/usr/share/zoneinfo")
+            config = Config()
+            with contextlib.suppress(AttributeError):
+                config.shared_memory = True
+            engine = Engine(config)
+            self.store = Store(engine)
+            self.store.set_wasi(wasi)
+            self.module = load_module(engine)
+            linker = Linker(engine)
+            linker.define_wasi()
+            self.instance = linker.instantiate(self.store, self.module)
+            exports: Any = self.instance.exports(self.store)
+            self.exports = exports
+            if "_initialize" in exports:
+                exports["_initialize"](self.store)
+            self.memory: Any = exports["memory"]
 
-    def read_bytes(self, ptr: int, size: int) -> bytes:
-        return ctypes.string_at(self._base() + ptr, size)
+        def _base(self) -> int:
+            return ctypes.addressof(self.memory.data_ptr().contents)
 
+        def write_bytes(self, ptr: int, data: bytes) -> None:
+            ctypes.memmove(self._base() + ptr, data, len(data))
 
-def _load_module(engine: Engine, module_path: Path) -> Module:
-    if module_path.exists():
-        with contextlib.suppress(WasmtimeError):
-            return Module.deserialize_file(engine, str(module_path))
-    module = Module.from_file(engine, str(get_wasm_path()))
-    with contextlib.suppress(OSError):  # a read-only cache only costs the next start
-        module_path.parent.mkdir(parents=True, exist_ok=True)
-        partial = module_path.with_suffix(f".{os.getpid()}.partial")
-        partial.write_bytes(module.serialize())
-        partial.replace(module_path)
-    return module
+        def read_bytes(self, ptr: int, size: int) -> bytes:
+            return ctypes.string_at(self._base() + ptr, size)
+
+    service = ZetaSqlLocalService.__new__(ZetaSqlLocalService)
+    service.wasm_client = CachedWasmClient()
+    return service
 
 
 class ZetaSqlRuntime:
@@ -105,7 +120,7 @@ class ZetaSqlRuntime:
 
     def __init__(self, cache_dir: Path) -> None:
         self.module_path = compiled_module_path(cache_dir)
-        self._service: ZetaSqlLocalService | None = None
+        self._service: Any = None
         self._error: BaseException | None = None
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
@@ -134,9 +149,7 @@ class ZetaSqlRuntime:
 
     def _load(self) -> None:
         try:
-            service = ZetaSqlLocalService.__new__(ZetaSqlLocalService)
-            service.wasm_client = _CachedWasmClient(self.module_path)
-            self._service = service
+            self._service = _load_service(self.module_path)
         except BaseException as exc:  # the waiting callers re-raise it
             self._error = exc
         finally:
@@ -144,14 +157,19 @@ class ZetaSqlRuntime:
 
     def call(self, method: str, request: Message, response_type: type[ResponseT]) -> ResponseT:
         """One call of the local service (`ZetaSqlLocalService_<method>`), waiting for the
-        compile if it is still under way; raises zetasql's ServerError for SQL errors."""
+        compile if it is still under way; raises AnalyzerError for an error in the SQL."""
         self.start()
         self._ready.wait()
         if self._service is None:
             raise RuntimeError(f"the ZetaSQL analyzer could not be loaded: {self._error!r}")
+        from zetasql.core.exceptions import ServerError  # loaded with the service
+
         client: Any = self._service.wasm_client
-        with self._call_lock:
-            response: ResponseT = client.call_grpc_func(
-                f"ZetaSqlLocalService_{method}", request, response_type
-            )
+        try:
+            with self._call_lock:
+                response: ResponseT = client.call_grpc_func(
+                    f"ZetaSqlLocalService_{method}", request, response_type
+                )
+        except ServerError as exc:
+            raise AnalyzerError(str(exc.raw_error)) from exc
         return response
