@@ -217,10 +217,21 @@ SUPPORTED_FUNCTIONS = frozenset(
         "string",
         "float64",
         "bool",
+        "timestamp",
+        "format_timestamp",
+        "parse_timestamp",
+        "format_date",
+        "parse_date",
+        "datetime",
+        "format",
+        "generate_uuid",
     ]
 )
 # SAFE. forms with a NULL-on-error translation.
 SAFE_FUNCTIONS = frozenset({"parse_json"})
+# Functions right for some argument types only (TO_JSON_STRING writes TIMESTAMPs, FLOAT64s
+# and what STRUCTs and ARRAYs hold in DuckDB's forms).
+_ARGUMENT_TYPES = {"to_json_string": frozenset({"JSON", "STRING", "INT64", "BOOL"})}
 
 _OPERATOR_NAMES = {"$subscript": "The [] operator on JSON"}
 _DUCKDB_TYPES = {"DATE": "DATE", "DATETIME": "TIMESTAMP", "TIMESTAMP": "TIMESTAMPTZ"}
@@ -238,6 +249,9 @@ def check_supported(analysis: Analysis) -> None:
             raise unsupported(_OPERATOR_NAMES.get(use.name, f"The function {shown}"))
         if use.safe and use.name not in SAFE_FUNCTIONS:
             raise unsupported(f"SAFE.{shown}")
+        allowed = _ARGUMENT_TYPES.get(use.name)
+        if allowed is not None and not set(use.arguments[:1]) <= allowed:
+            raise unsupported(f"The function {shown} of {use.arguments[0]}")
 
 
 def fix_semantics(tree: exp.Expr, analysis: Analysis, json_columns: set[str]) -> None:

@@ -163,7 +163,15 @@ EXPRESSIONS = [
     ("STRING(JSON '\"s\"')", "s"),
     ("FLOAT64(JSON '1.5')", "1.5"),
     ("BOOL(JSON 'true')", "true"),
-    ("TO_JSON_STRING([1, 2])", "[1,2]"),
+    ("TIMESTAMP('2026-11-27 10:00:00')", "TS:2026-11-27T10:00:00"),
+    ("FORMAT_TIMESTAMP('%Y-%m-%d %H:%M', TIMESTAMP '2026-11-27 10:05:00+00')", "2026-11-27 10:05"),
+    ("PARSE_TIMESTAMP('%Y-%m-%d', '2026-11-27')", "TS:2026-11-27T00:00:00"),
+    ("FORMAT_DATE('%Y/%m/%d', DATE '2026-11-27')", "2026/11/27"),
+    ("PARSE_DATE('%Y%m%d', '20261127')", "2026-11-27"),
+    ("DATETIME(2026, 11, 27, 1, 2, 3)", "2026-11-27T01:02:03"),
+    ("FORMAT('%d-%s', 5, 'x')", "5-x"),
+    ("LENGTH(GENERATE_UUID())", "36"),
+    ("TO_JSON_STRING('a\"b')", '"a\\"b"'),
     ("ARRAY_LENGTH([x, 2])", "2"),
 ]
 QUERIES = [
@@ -231,8 +239,9 @@ def test_every_supported_function_is_checked() -> None:
 @pytest.mark.parametrize(
     ("sql", "message"),
     [
-        ("SELECT FORMAT_DATE('%F', DATE '2026-01-01')", "The function FORMAT_DATE"),
+        ("SELECT TO_JSON(1)", "The function TO_JSON"),
         ("SELECT SAFE.LOWER('a')", "SAFE.LOWER"),
+        ("SELECT TO_JSON_STRING(CURRENT_TIMESTAMP())", "The function TO_JSON_STRING of TIMESTAMP"),
         ("SELECT JSON '{\"a\": 1}'['a']", "The [] operator on JSON"),
     ],
 )
