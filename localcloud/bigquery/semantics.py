@@ -16,8 +16,9 @@ so that an answer is BigQuery's or a loud refusal, never a third thing:
   LAX_INT64, SAFE.PARSE_JSON, ARRAY_AGG(... LIMIT n), JSON field access `col.a.b`;
 - everything else: `SUPPORTED_FUNCTIONS` lists the ZetaSQL functions whose DuckDB translation
   is BigQuery's (tests/unit/bigquery/test_bq_functions.py checks each against the documented
-  answer); a statement calling any other function, or a SAFE. form not listed in
-  `SAFE_FUNCTIONS`, is refused as not supported by the emulator.
+  answer); a statement calling any other function, a SAFE. form not listed in
+  `SAFE_FUNCTIONS`, or a function of argument types outside `_ARGUMENT_TYPES`
+  (TO_JSON_STRING), is refused as not supported by the emulator.
 The DuckDB macros the rewrites call are `MACROS`, created on the store's connection.
 """
 
