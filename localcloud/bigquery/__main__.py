@@ -9,6 +9,7 @@ import argparse
 from collections.abc import Sequence
 
 from localcloud.bigquery.server import BigQueryEmulator, Fault
+from localcloud.bigquery.streaming import DEFAULT_WINDOW_SECONDS
 from localcloud.serving.command import command_line, serve
 
 
@@ -44,6 +45,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="SECONDS",
         help="how long insertAll remembers insertIds for de-duplication (default 60)",
     )
+    parser.add_argument(
+        "--streaming-buffer-seconds",
+        type=float,
+        default=DEFAULT_WINDOW_SECONDS,
+        metavar="SECONDS",
+        help="how long insertAll rows stay in the streaming buffer (default 1800, BigQuery's)",
+    )
+    parser.add_argument(
+        "--analyzer-cache",
+        default=None,
+        metavar="DIR",
+        help="folder for the compiled GoogleSQL analyzer (default ~/.cache/batchline)",
+    )
     args = parser.parse_args(argv)
     return serve(
         lambda: BigQueryEmulator(
@@ -52,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.database,
             faults=args.fault,
             insert_id_window_seconds=args.insert_id_window,
+            streaming_buffer_seconds=args.streaming_buffer_seconds,
+            analyzer_cache_dir=args.analyzer_cache,
         )
     )
 

@@ -86,7 +86,8 @@ class Jobs:
             status["errorResult"] = failure.errors[0]
             status["errors"] = failure.errors
         except BigQueryError as error:
-            if error.code >= 500:
+            # A dry run creates no job: what would fail it is the request's error.
+            if error.code >= 500 or configuration.get("dryRun"):
                 raise
             status["errorResult"] = error.error_proto()
             status["errors"] = [error.error_proto()]

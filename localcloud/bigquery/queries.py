@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import duckdb
@@ -24,6 +24,7 @@ from localcloud.bigquery.errors import (
     unsupported,
 )
 from localcloud.bigquery.jobs import ErrorProtos, Jobs
+from localcloud.bigquery.prepare import Prepared, bytes_processed, prepare_statement
 from localcloud.bigquery.rest import (
     CREATE_DISPOSITIONS,
     DEFAULT_PAGE_ROWS,
@@ -36,14 +37,9 @@ from localcloud.bigquery.rest import (
     with_etag,
 )
 from localcloud.bigquery.row_values import TimestampFormat, encode_row
-from localcloud.bigquery.schema import (
-    Field,
-    duckdb_type,
-    fields_from_duckdb,
-    parse_fields,
-    quote_identifier,
-)
-from localcloud.bigquery.sql import Statement, TableName, translate
+from localcloud.bigquery.schema import Field, duckdb_type, parse_fields, quote_identifier
+from localcloud.bigquery.sql import Statement, TableName
+from localcloud.bigquery.store import Store
 from localcloud.bigquery.tables import Tables, table_fields
 
 # Anonymous query result tables live this long, as in BigQuery.
@@ -69,6 +65,7 @@ class QueryJobs:
     def __init__(self, context: ResourceContext, datasets: Datasets, tables: Tables) -> None:
         self.store = context.store
         self._clock = context.clock
+        self._streaming = context.streaming
         self._datasets = datasets
         self._tables = tables
 
@@ -82,9 +79,11 @@ class QueryJobs:
         if config.get("useLegacySql") is True:
             raise unsupported("Legacy SQL (set useLegacySql to false)")
         location = job["jobReference"]["location"]
-        statement = self._translate(project, config, location)
+        prepared = self._prepare(project, config, location)
+        statement = prepared.statement
+        processed = str(bytes_processed(self.store, prepared, location))
         statistics: dict[str, Any] = {
-            "totalBytesProcessed": "0",
+            "totalBytesProcessed": processed,
             "totalBytesBilled": "0",
             "totalSlotMs": "0",
             "cacheHit": False,
@@ -92,15 +91,17 @@ class QueryJobs:
         }
         if statement.referenced:
             statistics["referencedTables"] = [name.reference for name in statement.referenced]
-        job["statistics"]["totalBytesProcessed"] = "0"
+        job["statistics"]["totalBytesProcessed"] = processed
         job["statistics"]["query"] = statistics
+        fields = prepared.analysis.fields
 
         if configuration.get("dryRun"):
-            relation = self._bind(statement)
+            self._bind(statement)
             if statement.statement_type == "SELECT":
-                fields = self._result_fields(relation)
+                self._check_result_names(fields)
                 statistics["schema"] = {"fields": [f.api_repr() for f in fields]}
             return []
+        statistics["totalBytesBilled"] = str(_billed(int(processed), len(prepared.objects)))
         if statement.statement_type != "SELECT":
             affected = self._run_dml(statement)
             statistics["numDmlAffectedRows"] = str(affected)
@@ -114,58 +115,61 @@ class QueryJobs:
             return []
 
         self._expire_query_results(project)
-        destination, fields = self._run_select(project, job_id, config, statement)
+        destination = self._run_select(project, job_id, config, statement, fields)
         config["destinationTable"] = destination.reference
         statistics["schema"] = {"fields": [f.api_repr() for f in fields]}
         return []
 
-    def _translate(self, project: str, config: Mapping[str, Any], location: str) -> Statement:
+    def _prepare(self, project: str, config: Mapping[str, Any], location: str) -> Prepared:
         default = config.get("defaultDataset") or None
         default_dataset = (
             (str(default.get("projectId") or project), str(default["datasetId"]))
             if default and default.get("datasetId")
             else None
         )
-
-        def check_table(name: TableName) -> None:
-            if self.store.get_table(name) is None:
-                if self.store.get_dataset(name.project, name.dataset) is None:
-                    raise not_found(
-                        f"Dataset {name.project}:{name.dataset} was not found in location"
-                        f" {location}"
-                    )
-                raise not_found(f"Table {name.api_id} was not found in location {location}")
-
-        return translate(
-            query=str(config["query"]),
+        return prepare_statement(
+            self.store,
+            str(config["query"]),
             project=project,
             default_dataset=default_dataset,
             parameters=config.get("queryParameters") or [],
-            check_table=check_table,
+            location=location,
         )
 
-    def _bind(self, statement: Statement) -> duckdb.DuckDBPyRelation:
+    def _bind(self, statement: Statement) -> None:
+        """What a dry run checks beyond the analysis: that the translation would run."""
         try:
-            if statement.statement_type == "SELECT":
-                return self.store.relation(statement.sql)
-            return self.store.relation(f"EXPLAIN {statement.sql}")
+            self.store.execute(f"EXPLAIN {statement.sql}").fetchall()
         except duckdb.Error as exc:
             raise invalid_query(_duckdb_message(exc)) from exc
 
-    def _result_fields(self, relation: duckdb.DuckDBPyRelation) -> tuple[Field, ...]:
-        names = [str(column) for column in relation.columns]
-        lowered = [name.lower() for name in names]
+    def _check_result_names(self, fields: Sequence[Field]) -> None:
+        lowered = [field.name.lower() for field in fields]
         duplicates = sorted({name for name in lowered if lowered.count(name) > 1})
         if duplicates:
             raise invalid_query(
                 "Duplicate column names in the result are not supported. Found duplicate(s): "
                 + ", ".join(duplicates)
             )
-        return fields_from_duckdb(names, relation.types)
 
     def _run_dml(self, statement: Statement) -> int:
+        target = statement.target
+        if (
+            statement.statement_type in ("UPDATE", "DELETE", "MERGE")
+            and target is not None
+            and self._streaming.buffered(target) is not None
+        ):
+            raise invalid_query(
+                f"UPDATE or DELETE statement over table {target.project}.{target.dataset}"
+                f".{target.table} would affect rows in the streaming buffer, which is not"
+                " supported"
+            )
         try:
             with self.store.transaction():
+                if statement.match_check and self.store.execute(statement.match_check).fetchone():
+                    raise invalid_query(
+                        "UPDATE/MERGE must match at most one source row for each target row"
+                    )
                 row = self.store.execute(statement.sql).fetchone()
                 if statement.target is not None:
                     resource = self.store.get_table(statement.target)
@@ -181,7 +185,8 @@ class QueryJobs:
         job_id: str,
         config: Mapping[str, Any],
         statement: Statement,
-    ) -> tuple[TableName, tuple[Field, ...]]:
+        fields: tuple[Field, ...],
+    ) -> TableName:
         explicit = config.get("destinationTable")
         if explicit:
             destination = TableName(
@@ -201,7 +206,9 @@ class QueryJobs:
         try:
             with self.store.transaction():
                 relation = self.store.relation(statement.sql)
-                fields = self._result_fields(relation)
+                self._check_result_names(fields)
+                if len(relation.columns) != len(fields):
+                    raise unsupported("This query (its DuckDB translation has other columns)")
                 existing = self.store.get_table(destination)
                 if existing is None:
                     if create == "CREATE_NEVER":
@@ -227,10 +234,11 @@ class QueryJobs:
                     f"INSERT INTO {destination.duckdb_name} ({columns})"
                     f" SELECT {casts} FROM ({statement.sql}) AS _query"
                 )
+                _refuse_null_elements(self.store, destination, fields)
                 self._tables.touch_table(destination, resource)
         except duckdb.Error as exc:
             raise invalid_query(_duckdb_message(exc)) from exc
-        return destination, fields
+        return destination
 
     def _anonymous_dataset(self, project: str) -> dict[str, Any]:
         """The hidden dataset holding query results, like BigQuery's `_<hash>` datasets."""
@@ -394,6 +402,34 @@ def _raise_job_error(job: Mapping[str, Any]) -> None:
         )
 
 
+def _refuse_null_elements(store: Store, table: TableName, fields: Sequence[Field]) -> None:
+    """BigQuery cannot write an ARRAY holding a NULL: the query fails, naming the column."""
+    for field in fields:
+        if not field.repeated:
+            continue
+        column = quote_identifier(field.name)
+        found = store.execute(
+            f"SELECT 1 FROM {table.duckdb_name} WHERE list_count({column}) < len({column}) LIMIT 1"
+        ).fetchone()
+        if found:
+            raise invalid_query(
+                f"Array cannot have a null element; error in writing field {field.name}"
+            )
+
+
+def _billed(processed: int, tables: int) -> int:
+    """On-demand billing: rounded up to the MB, at least 10 MB per table referenced."""
+    if processed == 0 and tables == 0:
+        return 0
+    megabyte = 1024 * 1024
+    rounded = -(-processed // megabyte) * megabyte
+    return max(rounded, 10 * megabyte * max(tables, 1))
+
+
 def _duckdb_message(exc: duckdb.Error) -> str:
     lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
+    text = lines[0] if lines else type(exc).__name__
+    # The emulator's own run-time errors (division by zero...) are raised with DuckDB's
+    # error(): its message is BigQuery's, without DuckDB's prefix.
+    prefix = "Invalid Input Error: "
+    return text[len(prefix) :] if text.startswith(prefix) else text

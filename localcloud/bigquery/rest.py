@@ -1,7 +1,8 @@
 """What every BigQuery REST resource of the emulator shares.
 
 `ResourceContext` is the state the resources work on (the DuckDB store, the emulator's URL
-for selfLinks, the clock, the insertId memory that deleting a table clears); the functions
+for selfLinks, the clock, the insertId memory that deleting a table clears, the streaming
+buffer); the functions
 are BigQuery's conventions: int64 millisecond times, etags, integer query parameters, pages,
 PATCH merges, If-Match, job dispositions.
 """
@@ -21,6 +22,7 @@ from typing import Any
 from localcloud.bigquery.errors import BigQueryError, invalid
 from localcloud.bigquery.schema import Field, same_shape
 from localcloud.bigquery.store import Store
+from localcloud.bigquery.streaming import StreamingBuffer
 
 DEFAULT_LOCATION = "US"
 # Rows per page when the caller sets no maxResults (BigQuery pages by ~10 MB).
@@ -89,6 +91,7 @@ class ResourceContext:
     base_url: str
     clock: Callable[[], dt.datetime]
     insert_ids: InsertIdCache
+    streaming: StreamingBuffer
 
     def link(self, path: str) -> str:
         return f"{self.base_url}/bigquery/v2/{path}"

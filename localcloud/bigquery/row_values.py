@@ -35,10 +35,14 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 class RowError(Exception):
     """A row that does not fit the schema; `location` names the field."""
 
-    def __init__(self, message: str, location: str = "") -> None:
+    def __init__(
+        self, message: str, location: str = "", conversion: tuple[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.location = location
+        # (field type, the value as text) when a value could not be converted.
+        self.conversion = conversion
 
 
 def coerce_row(
@@ -138,6 +142,7 @@ def _coerce_single(
             f"Could not convert value '{shown}' to {field.type.lower()}. Field: {path}; "
             f"Value: {shown}. {exc}".rstrip(),
             path,
+            (field.type, shown),
         ) from exc
 
 

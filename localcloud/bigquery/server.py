@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from werkzeug.wrappers import Request
@@ -20,7 +21,9 @@ from localcloud.bigquery.errors import BigQueryError, invalid
 from localcloud.bigquery.service import BigQueryService
 from localcloud.bigquery.sql import TableName
 from localcloud.bigquery.store import Store
+from localcloud.bigquery.streaming import DEFAULT_WINDOW_SECONDS
 from localcloud.bigquery.uploads import ResumableUploads, parse_multipart_related
+from localcloud.bigquery.zetasql_runtime import ZetaSqlRuntime
 from localcloud.serving import InjectedError, LocalServer, Reply, Route
 
 # What BigQuery answers when it sheds load; google.cloud.bigquery.retry retries these reasons.
@@ -89,6 +92,8 @@ class BigQueryEmulator(LocalServer):
         *,
         faults: Iterable[Fault] = (),
         insert_id_window_seconds: float = 60.0,
+        streaming_buffer_seconds: float = DEFAULT_WINDOW_SECONDS,
+        analyzer_cache_dir: str | Path | None = None,
         record_exchanges: bool = False,
         validate_requests: bool = True,
     ) -> None:
@@ -96,6 +101,8 @@ class BigQueryEmulator(LocalServer):
         self.database_path = database_path
         self.exchanges: list[Exchange] = []
         self._insert_id_window_seconds = insert_id_window_seconds
+        self._streaming_buffer_seconds = streaming_buffer_seconds
+        self._analyzer_cache_dir = Path(analyzer_cache_dir) if analyzer_cache_dir else None
         self._record = record_exchanges
         self._validate_requests = validate_requests
         self._exchanges_lock = threading.Lock()
@@ -152,6 +159,13 @@ class BigQueryEmulator(LocalServer):
                 "bigquery.jobs.getQueryResults",
                 self._get_query_results,
             ),
+            Route(
+                ("POST",),
+                "/admin/streaming/flush",
+                "admin.streaming.flush",
+                self._flush_streaming,
+                api=False,
+            ),
             Route(("POST",), _UPLOAD, "upload.start", self._start_upload),
             Route(("PUT",), _UPLOAD, "upload.chunk", self._upload_chunk),
         )
@@ -168,9 +182,15 @@ class BigQueryEmulator(LocalServer):
         return BigQueryError(500, "emulatorError", f"Emulator error: {exc!r}")
 
     def on_start(self) -> None:
+        # The analyzer compiles (or loads its cached build) in the background: the server is
+        # ready at once, and only a query that comes before the compile is done waits.
+        ZetaSqlRuntime.shared(self._analyzer_cache_dir).start()
         store = Store(self.database_path)
         self._service = BigQueryService(
-            store, base_url=self.url, insert_id_window_seconds=self._insert_id_window_seconds
+            store,
+            base_url=self.url,
+            insert_id_window_seconds=self._insert_id_window_seconds,
+            streaming_buffer_seconds=self._streaming_buffer_seconds,
         )
 
     def on_stop(self) -> None:
@@ -219,6 +239,17 @@ class BigQueryEmulator(LocalServer):
     def inject_faults(self, status: int, count: int = 1, reason: str | None = None) -> None:
         """Answer the next `count` API requests with `status` (same as POST /admin/faults)."""
         self.faults.add(Fault(status, count, reason).injected())
+
+    def flush_streaming_buffer(self, table: str | None = None) -> None:
+        """Store every row waiting in the streaming buffer now (of `project.dataset.table`,
+        or of every table): what BigQuery does once the buffer's window has passed."""
+        with self.service.store.lock:
+            self.service.streaming.flush(_table_name(table) if table else None)
+
+    def _flush_streaming(self, request: Request) -> Reply:
+        table = self.json_object(request).get("table")
+        self.flush_streaming_buffer(str(table) if table else None)
+        return Reply(200, {"flushed": table or "all"})
 
     def take_exchanges(self) -> list[Exchange]:
         """The recorded exchanges so far, forgetting them."""
@@ -352,3 +383,10 @@ class BigQueryEmulator(LocalServer):
             session.project, session.metadata, upload=bytes(session.received)
         )
         return Reply(200, job)
+
+
+def _table_name(text: str) -> TableName:
+    parts = text.replace(":", ".").split(".")
+    if len(parts) != 3 or not all(parts):
+        raise invalid(f"Expected a table as project.dataset.table, got {text!r}")
+    return TableName(*parts)

@@ -18,6 +18,7 @@ from localcloud.bigquery.loads import LoadJobs, SourceFile, read_gcs_sources
 from localcloud.bigquery.queries import QueryJobs, QueryResults
 from localcloud.bigquery.rest import InsertIdCache, ResourceContext, utc_now
 from localcloud.bigquery.store import Store
+from localcloud.bigquery.streaming import DEFAULT_WINDOW_SECONDS, StreamingBuffer
 from localcloud.bigquery.tabledata import TableData
 from localcloud.bigquery.tables import Tables
 
@@ -31,12 +32,16 @@ class BigQueryService:
         *,
         base_url: str = "",
         insert_id_window_seconds: float = 60.0,
+        streaming_buffer_seconds: float = DEFAULT_WINDOW_SECONDS,
         read_sources: Callable[[Sequence[str], str], list[SourceFile]] = read_gcs_sources,
         clock: Callable[[], dt.datetime] = utc_now,
     ) -> None:
         self.store = store
         self.base_url = base_url
-        context = ResourceContext(store, base_url, clock, InsertIdCache(insert_id_window_seconds))
+        self.streaming = StreamingBuffer(store, clock, streaming_buffer_seconds)
+        context = ResourceContext(
+            store, base_url, clock, InsertIdCache(insert_id_window_seconds), self.streaming
+        )
         self.datasets = Datasets(context)
         self.tables = Tables(context, self.datasets)
         self.tabledata = TableData(context, self.tables)

@@ -15,8 +15,10 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+from localcloud.bigquery.analyzer import Analysis
 from localcloud.bigquery.errors import invalid_query, unsupported
 from localcloud.bigquery.schema import quote_identifier
+from localcloud.bigquery.semantics import check_supported, fix_semantics
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,8 @@ class Statement:
     statement_type: str
     target: TableName | None
     referenced: tuple[TableName, ...]
+    # A MERGE that updates or deletes: a query that finds a target row matched twice.
+    match_check: str | None = None
 
 
 _STATEMENT_TYPES: dict[type[exp.Expression], str] = {
@@ -76,8 +80,18 @@ def translate(
     default_dataset: tuple[str, str] | None,
     parameters: Sequence[Mapping[str, Any]] = (),
     check_table: Callable[[TableName], None] = lambda _: None,
+    analysis: Analysis | None = None,
+    json_columns: frozenset[str] = frozenset(),
+    views: Mapping[TableName, str] | None = None,
 ) -> Statement:
-    """Translate one GoogleSQL statement; raise invalidQuery/notFound as BigQuery does."""
+    """Translate one GoogleSQL statement; raise invalidQuery/notFound as BigQuery does.
+
+    With the statement's `analysis`, what DuckDB would answer differently is rewritten or
+    refused (`semantics`); `json_columns` are the JSON column names of the tables it reads;
+    `views` maps each view to the DuckDB SQL of its query, read as a subquery.
+    """
+    if analysis is not None:
+        check_supported(analysis)
     try:
         trees = [tree for tree in sqlglot.parse(query, read="bigquery") if tree is not None]
     except SqlglotError as exc:
@@ -95,6 +109,7 @@ def translate(
         target_node = target_node.this
     target: TableName | None = None
     referenced: list[TableName] = []
+    view_nodes: list[tuple[exp.Table, str]] = []
     for table in list(tree.find_all(exp.Table)):
         name = _resolve(table, project, default_dataset, cte_names)
         if name is None:
@@ -103,9 +118,13 @@ def translate(
         referenced.append(name)
         if table is target_node:
             target = name
+        if views and name in views:
+            view_nodes.append((table, views[name]))
         table.set("catalog", None)
         table.set("db", exp.to_identifier(name.duckdb_schema, quoted=True))
         table.set("this", exp.to_identifier(name.table, quoted=True))
+    if analysis is not None:
+        fix_semantics(tree, analysis, {name.lower() for name in json_columns})
     for column in tree.find_all(exp.Column):
         # `project.dataset.table.column` keeps only the table part: the implicit alias.
         if column.args.get("db") is not None:
@@ -116,12 +135,36 @@ def translate(
     _fix_translation_gaps(tree)
     if isinstance(tree, exp.Select):
         _name_anonymous_columns(tree)
+    for table, view_sql in view_nodes:
+        alias = table.alias or table.name
+        body = sqlglot.parse_one(view_sql, read="duckdb")
+        table.replace(exp.Subquery(this=body, alias=exp.TableAlias(this=exp.to_identifier(alias))))
 
     try:
         sql = tree.sql(dialect="duckdb")
+        match_check = _merge_match_check(tree) if isinstance(tree, exp.Merge) else None
     except SqlglotError as exc:
         raise invalid_query(_first_line(exc)) from exc
-    return Statement(sql, statement_type, target, tuple(dict.fromkeys(referenced)))
+    return Statement(sql, statement_type, target, tuple(dict.fromkeys(referenced)), match_check)
+
+
+def _merge_match_check(merge: exp.Merge) -> str | None:
+    """BigQuery refuses a MERGE in which a target row that is updated or deleted matches
+    more than one source row; DuckDB would apply one of them."""
+    whens = merge.args.get("whens")
+    clauses = whens.expressions if whens is not None else []
+    if not any(when.args.get("matched") for when in clauses):
+        return None
+    target = merge.this.copy()
+    check = (
+        exp.select("1")
+        .from_(target)
+        .join(merge.args["using"].copy(), on=merge.args["on"].copy())
+        .group_by(exp.column("rowid", table=target.alias_or_name))
+        .having("count(*) > 1")
+        .limit(1)
+    )
+    return check.sql(dialect="duckdb")
 
 
 def _first_line(exc: Exception) -> str:
@@ -135,6 +178,23 @@ def _statement_type(tree: exp.Expr) -> str:
         if isinstance(tree, kind):
             return name
     raise unsupported(f"{tree.key.upper()} statements")
+
+
+def table_name_of(
+    path: Sequence[str], project: str, default_dataset: tuple[str, str] | None
+) -> TableName:
+    """The table a name written as `path` (the analyzer's segments) stands for."""
+    parts = [part for segment in path for part in segment.split(".")]
+    if len(parts) > 3:
+        raise invalid_query(f"Invalid table name: {'.'.join(parts)}")
+    table = exp.Table(this=exp.to_identifier(parts[-1]))
+    if len(parts) > 1:
+        table.set("db", exp.to_identifier(parts[-2]))
+    if len(parts) > 2:
+        table.set("catalog", exp.to_identifier(parts[0]))
+    name = _resolve(table, project, default_dataset, set())
+    assert name is not None
+    return name
 
 
 def _resolve(

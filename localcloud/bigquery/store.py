@@ -8,6 +8,7 @@ are not safe to share between threads, and an emulator needs no parallelism.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 from collections.abc import Iterator, Sequence
@@ -17,6 +18,7 @@ from typing import Any
 import duckdb
 
 from localcloud.bigquery.schema import Field, column_definition, quote_identifier
+from localcloud.bigquery.semantics import MACROS
 from localcloud.bigquery.sql import TableName, duckdb_schema
 
 _META = "_emulator"
@@ -32,6 +34,9 @@ _METADATA_DDL = (
         resource VARCHAR NOT NULL)""",
     f"""CREATE TABLE IF NOT EXISTS {_META}.jobs (
         project VARCHAR NOT NULL, job_id VARCHAR NOT NULL, resource VARCHAR NOT NULL)""",
+    f"""CREATE TABLE IF NOT EXISTS {_META}.streaming (
+        table_key VARCHAR NOT NULL, row_count BIGINT NOT NULL, byte_count BIGINT NOT NULL,
+        streamed_at TIMESTAMPTZ NOT NULL)""",
 )
 
 
@@ -45,6 +50,9 @@ class Store:
         self._connection.execute("SET TimeZone = 'UTC'")
         for statement in _METADATA_DDL:
             self._connection.execute(statement)
+        # Session macros: a file-backed database keeps none of the emulator's SQL.
+        for macro in MACROS:
+            self._connection.execute(f"CREATE OR REPLACE TEMP MACRO {macro}")
 
     def close(self) -> None:
         with self.lock:
@@ -156,6 +164,7 @@ class Store:
 
     def delete_table(self, name: TableName) -> None:
         with self.transaction():
+            self.flush_streamed(None, name)
             self.execute(
                 f"DELETE FROM {_META}.tables WHERE project = ? AND dataset_id = ? AND table_id = ?",
                 [name.project, name.dataset, name.table],
@@ -227,6 +236,33 @@ class Store:
         self.execute(
             f"ALTER TABLE {name.duckdb_name} ALTER COLUMN {quote_identifier(column)} DROP NOT NULL"
         )
+
+    # -- the streaming buffer (streaming.StreamingBuffer) ------------------------------
+
+    def add_streamed(self, name: TableName, rows: int, size: int, at: dt.datetime) -> None:
+        self.execute(
+            f"INSERT INTO {_META}.streaming VALUES (?, ?, ?, ?)", [name.api_id, rows, size, at]
+        )
+
+    def streamed(self, name: TableName) -> list[tuple[int, int, dt.datetime]]:
+        rows = self.execute(
+            f"SELECT row_count, byte_count, streamed_at FROM {_META}.streaming WHERE table_key = ?",
+            [name.api_id],
+        ).fetchall()
+        return [(int(r[0]), int(r[1]), r[2]) for r in rows]
+
+    def flush_streamed(self, before: dt.datetime | None, name: TableName | None) -> None:
+        """Forget buffer entries older than `before` (None: all), of one table or all."""
+        conditions: list[str] = []
+        values: list[Any] = []
+        if before is not None:
+            conditions.append("streamed_at < ?")
+            values.append(before)
+        if name is not None:
+            conditions.append("table_key = ?")
+            values.append(name.api_id)
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        self.execute(f"DELETE FROM {_META}.streaming{where}", values)
 
     # -- jobs --------------------------------------------------------------------------
 

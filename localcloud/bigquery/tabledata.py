@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,10 +19,11 @@ class TableData:
     def __init__(self, context: ResourceContext, tables: Tables) -> None:
         self.store = context.store
         self._insert_ids = context.insert_ids
+        self._streaming = context.streaming
         self._tables = tables
 
     def list_rows(self, name: TableName, params: Mapping[str, str]) -> dict[str, Any]:
-        resource = self._tables.require_table(name)
+        resource = self._tables.require_data_table(name)
         fields = table_fields(resource)
         selected = params.get("selectedFields")
         if selected:
@@ -47,7 +49,7 @@ class TableData:
         return with_etag(body)
 
     def insert_all(self, name: TableName, body: Mapping[str, Any]) -> dict[str, Any]:
-        resource = self._tables.require_table(name)
+        resource = self._tables.require_data_table(name)
         fields = table_fields(resource)
         if not fields:
             raise invalid(f"The destination table {name.api_id} has no schema.")
@@ -57,7 +59,7 @@ class TableData:
         if not rows:
             raise invalid("No rows present in the request.")
         ignore_unknown = bool(body.get("ignoreUnknownValues"))
-        accepted: list[tuple[str | None, tuple[Any, ...]]] = []
+        accepted: list[tuple[str | None, tuple[Any, ...], int]] = []
         row_errors: dict[int, list[dict[str, Any]]] = {}
         for index, row in enumerate(rows):
             try:
@@ -73,11 +75,13 @@ class TableData:
                         "reason": "invalid",
                         "location": exc.location,
                         "debugInfo": "",
-                        "message": exc.message,
+                        "message": _streaming_message(exc),
                     }
                 ]
                 continue
-            accepted.append(((row or {}).get("insertId"), values))
+            # The buffer's estimatedBytes: the size of the row as it was sent.
+            size = len(json.dumps((row or {}).get("json") or {}, separators=(",", ":")))
+            accepted.append(((row or {}).get("insertId"), values, size))
         response: dict[str, Any] = {"kind": "bigquery#tableDataInsertAllResponse"}
         if row_errors and not body.get("skipInvalidRows"):
             # Without skipInvalidRows the request is all or nothing; good rows are "stopped".
@@ -88,13 +92,28 @@ class TableData:
             ]
             return response
         fresh = [
-            values
-            for insert_id, values in accepted
+            (values, size)
+            for insert_id, values, size in accepted
             if not (insert_id and self._insert_ids.check_and_remember(name.api_id, str(insert_id)))
         ]
-        self.store.insert_rows(name, fields, fresh)
+        with self.store.transaction():
+            self.store.insert_rows(name, fields, [values for values, _ in fresh])
+            self._streaming.add(name, len(fresh), sum(size for _, size in fresh))
         if row_errors:
             response["insertErrors"] = [
                 {"index": index, "errors": errors} for index, errors in sorted(row_errors.items())
             ]
         return response
+
+
+# insertAll words a value that does not convert as "Cannot convert value to floating point
+# (bad value): ..." (seen in BigQuery's answers, e.g. GoogleCloudPlatform/DataflowTemplates#22).
+_STREAMING_TYPE_NAMES = {"FLOAT": "floating point", "INTEGER": "integer", "BOOLEAN": "boolean"}
+
+
+def _streaming_message(error: RowError) -> str:
+    if error.conversion is None:
+        return error.message
+    field_type, shown = error.conversion
+    name = _STREAMING_TYPE_NAMES.get(field_type, field_type.lower())
+    return f"Cannot convert value to {name} (bad value): {shown}"

@@ -24,6 +24,7 @@ from localcloud.bigquery.rest import (
     with_etag,
 )
 from localcloud.bigquery.schema import Field, parse_fields
+from localcloud.bigquery.sizes import column_bytes
 from localcloud.bigquery.sql import TableName
 
 _TABLE_ID_FORBIDDEN = re.compile(r"[./$`\\\x00-\x1f]")
@@ -46,7 +47,6 @@ _TABLE_OUTPUT_ONLY = frozenset(
     }
 )
 _UNSUPPORTED_TABLE_KINDS = (
-    "view",
     "materializedView",
     "externalDataConfiguration",
     "snapshotDefinition",
@@ -104,6 +104,7 @@ class Tables:
         self._clock = context.clock
         self._link = context.link
         self._insert_ids = context.insert_ids
+        self._streaming = context.streaming
         self._datasets = datasets
 
     def insert_table(
@@ -124,6 +125,8 @@ class Tables:
         name = TableName(project, dataset_id, str(table_id))
         if self.store.get_table(name) is not None:
             raise duplicate(f"Table {name.api_id}")
+        if body.get("view"):
+            return self._insert_view(name, body, dataset)
         fields = table_fields(body)
         resource = self.new_table_resource(name, body, dataset)
         check_partitioning(resource, fields)
@@ -131,6 +134,39 @@ class Tables:
             self.store.create_data_table(name, fields)
             self.store.put_table(name, resource)
         return self.present_table(name, resource)
+
+    def _insert_view(
+        self, name: TableName, body: Mapping[str, Any], dataset: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """A view: its query analysed now (a missing table or column refuses it, as in
+        BigQuery), its schema the query's result columns; no storage of its own."""
+        resource = self.new_table_resource(name, body, dataset)
+        resource["type"] = "VIEW"
+        self._define_view(name, resource)
+        self.store.put_table(name, with_etag(resource))
+        return self.present_table(name, resource)
+
+    def _define_view(self, name: TableName, resource: dict[str, Any]) -> None:
+        from localcloud.bigquery.prepare import prepare_view  # prepare reads tables
+
+        view = dict(resource.get("view") or {})
+        if view.get("useLegacySql") is True:
+            raise unsupported("Legacy SQL views (set useLegacySql to false)")
+        if not isinstance(view.get("query"), str) or not view["query"].strip():
+            raise invalid("A view needs a query")
+        view["useLegacySql"] = False
+        resource["view"] = view
+        prepared = prepare_view(self.store, name, resource, str(resource.get("location")))
+        if prepared.analysis.statement_type != "SELECT":
+            raise invalid("A view's query must be a query (SELECT)")
+        resource["schema"] = {"fields": [f.api_repr() for f in prepared.analysis.fields]}
+
+    def require_data_table(self, name: TableName) -> dict[str, Any]:
+        """A table that stores rows: a view has none to list or stream into."""
+        resource = self.require_table(name)
+        if resource.get("type") == "VIEW":
+            raise invalid(f"Cannot read or write the rows of {name.api_id}: it is a view.")
+        return resource
 
     def get_table(self, name: TableName) -> dict[str, Any]:
         return self.present_table(name, self.require_table(name))
@@ -143,6 +179,12 @@ class Tables:
         reference = body.get("tableReference")
         if reference and reference.get("tableId") not in (None, name.table):
             raise invalid("The table reference cannot be changed")
+        if resource.get("type") == "VIEW":
+            merge_patch(resource, body, _TABLE_OUTPUT_ONLY | {"tableReference", "schema"})
+            self._define_view(name, resource)
+            resource["lastModifiedTime"] = millis(self._clock())
+            self.store.put_table(name, with_etag(resource))
+            return self.present_table(name, resource)
         with self.store.transaction():
             if "schema" in body:
                 new_fields = table_fields(body)
@@ -199,7 +241,20 @@ class Tables:
 
     def present_table(self, name: TableName, resource: Mapping[str, Any]) -> dict[str, Any]:
         presented = copy.deepcopy(dict(resource))
-        presented["numRows"] = str(self.store.count_rows(name))
+        if presented.get("type") == "VIEW":
+            return presented
+        buffered = self._streaming.buffered(name)
+        stored_rows = self.store.count_rows(name) - (buffered.rows if buffered else 0)
+        presented["numRows"] = str(stored_rows)
+        presented["numBytes"] = str(
+            sum(column_bytes(self.store, name, table_fields(resource)).values())
+        )
+        if buffered is not None:
+            presented["streamingBuffer"] = {
+                "estimatedRows": str(buffered.rows),
+                "estimatedBytes": str(buffered.bytes),
+                "oldestEntryTime": millis(buffered.oldest),
+            }
         return presented
 
     def new_table_resource(

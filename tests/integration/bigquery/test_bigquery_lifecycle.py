@@ -128,6 +128,10 @@ def test_file_database_keeps_jobs_and_query_results(
     with BigQueryEmulator(database_path=database) as second:
         client = client_for(second.url)
         assert client.get_table("d.t").clustering_fields == ["job_id"]
+        # The streamed rows are still in the streaming buffer, which a restart keeps.
+        assert client.get_table("d.t").num_rows == 0
+        assert client.get_table("d.t").streaming_buffer.estimated_rows == 2
+        second.flush_streaming_buffer()
         assert client.get_table("d.t").num_rows == 2
         reloaded = client.get_job(query.job_id)
         assert reloaded.state == "DONE"
