@@ -124,7 +124,7 @@ def _create_tables(settings: Settings) -> None:
     from google.cloud import bigquery
 
     from batchline.runtime.clients import bigquery_client
-    from batchline.schemas import TABLES, table_spec
+    from batchline.schemas import PREDICTIONS_LATEST_VIEW, TABLES, table_spec, view_query
 
     client = bigquery_client()
     # exists_ok: the BigQuery emulator's database file keeps the dataset across runs.
@@ -140,3 +140,7 @@ def _create_tables(settings: Settings) -> None:
         )
         table.clustering_fields = list(spec["clustering_fields"])
         client.create_table(table, exists_ok=True)
+    # The view Terraform creates from the same SQL file.
+    view = bigquery.Table(f"{settings.project}.{settings.dataset}.{PREDICTIONS_LATEST_VIEW}")
+    view.view_query = view_query(settings.project, settings.dataset)
+    client.create_table(view, exists_ok=True)

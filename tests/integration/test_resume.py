@@ -68,6 +68,13 @@ def test_rows_refused_with_429_are_resumed_and_every_line_ends_answered(cloud: C
     assert sorted(final) == list(range(1, 13))
     assert all(row["status"] == "SUCCEEDED" for row in final.values())
     assert all(row["key"] == f"k-{line}" for line, row in final.items())
+    view = cloud.query(
+        f"SELECT input_line, attempt, status, key FROM {cloud.settings.dataset}.predictions_latest "
+        f"WHERE source_uri = '{cloud.source_uri(resource)}' ORDER BY input_line"
+    )
+    assert [(r["input_line"], r["attempt"], r["status"], r["key"]) for r in view] == [
+        (line, row["attempt"], "SUCCEEDED", f"k-{line}") for line, row in sorted(final.items())
+    ], "the view holds one row per line: the latest attempt's, or the one that succeeded"
     assert attributes["event"] == "job.succeeded"
     assert body["attempts"] == 2
     assert body["counts"] == {"total": 12, "succeeded": 12, "failed": 0, "blocked": 0, "missing": 0}
@@ -121,6 +128,11 @@ def test_the_attempt_cap_ends_the_resumes(cloud: Cloud, monkeypatch: pytest.Monk
     assert sorted((row["attempt"], row["input_line"]) for row in rows) == [
         (attempt, line) for attempt in (1, 2) for line in range(1, 5)
     ]
+    view = cloud.query(
+        f"SELECT input_line, attempt FROM {cloud.settings.dataset}.predictions_latest "
+        f"WHERE source_uri = '{cloud.source_uri(resource)}' ORDER BY input_line"
+    )
+    assert [(r["input_line"], r["attempt"]) for r in view] == [(n, 2) for n in range(1, 5)]
     assert len(cloud.vertex_jobs()) == 2
 
 
