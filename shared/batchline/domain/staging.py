@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import IO, Any, Final
 
+from batchline.domain.json_codec import dumps, dumps_text
 from batchline.domain.limits import SERVICE_LIMITS, JobLimits
 
 TAG_LABEL: Final = "batchline_line"
@@ -43,9 +44,12 @@ def tag_request(request: Mapping[str, Any], line: int) -> dict[str, Any]:
 def staged_line(request: Mapping[str, Any], line: int) -> str:
     """The line Batchline stages for Vertex AI: {"request": tagged request}."""
     # Compact: the staged copy counts against the service's 1 GB per job.
-    return json.dumps(
-        {"request": tag_request(request, line)}, ensure_ascii=False, separators=(",", ":")
-    )
+    return dumps_text({"request": tag_request(request, line)})
+
+
+def staged_bytes(request: Mapping[str, Any], line: int) -> bytes:
+    """`staged_line` as the UTF-8 line the staged file holds, newline included."""
+    return dumps({"request": tag_request(request, line)}) + b"\n"
 
 
 def normalise_request(request: Mapping[str, Any]) -> dict[str, Any]:
@@ -85,7 +89,7 @@ class Stager:
         self._requests = self._bytes = self._first = self._last = 0
 
     def add(self, line: int, record: Mapping[str, Any]) -> None:
-        data = (staged_line(normalise_request(record["request"]), line) + "\n").encode("utf-8")
+        data = staged_bytes(normalise_request(record["request"]), line)
         full = self._requests >= self._max_requests or self._bytes + len(data) > self._max_bytes
         if self._sinks is None or (full and self._requests):
             self._next_part(line)

@@ -8,15 +8,14 @@ rules.py); the stream sends it to the precise path, which decides and words the 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import cache
 from typing import Any
 
 import msgspec
-import orjson
 
-__all__ = ["FAST_ERRORS", "UNSET", "Decode", "LineDecoder", "line_decoder", "loads"]
+
+__all__ = ["FAST_ERRORS", "UNSET", "Decode", "LineDecoder", "line_decoder"]
 
 UNSET = msgspec.UNSET
 # What decoding a line that is not valid as the types say raises: msgspec's DecodeError and
@@ -35,12 +34,3 @@ def line_decoder() -> LineDecoder:
     from batchline.domain.validation.request_types import CamelLine, Line
 
     return msgspec.json.Decoder(CamelLine).decode, msgspec.json.Decoder(Line).decode
-
-
-def loads(raw: bytes) -> Any:
-    """The line as `json.loads` gives it, parsed by orjson (which refuses integers outside
-    64 bits: those lines are parsed by json)."""
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return json.loads(raw)
