@@ -64,5 +64,5 @@ def _alike(value: Any) -> bool:
     if kind is list or kind is tuple:
         return all(map(_alike, value))
     if kind is float:
-        return value == 0.0 or _SMALLEST_ALIKE <= abs(value) < _INFINITY
+        return bool(value == 0.0 or _SMALLEST_ALIKE <= abs(value) < _INFINITY)
     return kind in _SCALARS

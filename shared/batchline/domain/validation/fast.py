@@ -14,7 +14,6 @@ from typing import Any
 
 import msgspec
 
-
 __all__ = ["FAST_ERRORS", "UNSET", "Decode", "LineDecoder", "line_decoder"]
 
 UNSET = msgspec.UNSET

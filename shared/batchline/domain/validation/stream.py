@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import IO, Any
 
-from batchline.domain.limits import SERVICE_LIMITS, JobLimits
 from batchline.domain.json_codec import loads
+from batchline.domain.limits import SERVICE_LIMITS, JobLimits
 from batchline.domain.validation.fast import FAST_ERRORS, UNSET, LineDecoder, line_decoder
 from batchline.domain.validation.keys import KeyIndex, Reread
 from batchline.domain.validation.rules import build_schema
