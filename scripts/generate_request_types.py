@@ -62,8 +62,8 @@ SCALAR_TYPES = {
 def _int_aliases() -> list[str]:
     lines = []
     for kind, alias, digits in (
-        ("int32", "Int32", 0),
-        ("uint32", "UInt32", 0),
+        ("int32", "Int32", 9),
+        ("uint32", "UInt32", 9),
         ("int64", "Int64", 18),
         ("uint64", "UInt64", 19),
     ):
@@ -203,7 +203,9 @@ class Generator:
                 elif key in rules.REQUIRED_FIELDS:  # __post_init__ checks one spelling is set
                     kind = f"{annotation} | UnsetType = UNSET"
                 else:
-                    kind = f"{annotation} | None | UnsetType = UNSET"
+                    # msgspec takes Raw in no union with None: a raw null stays Raw.
+                    nullable = "" if annotation == "Raw" else " | None"
+                    kind = f"{annotation}{nullable} | UnsetType = UNSET"
                 if attribute(spelling) != spelling:
                     kind = kind.replace("= UNSET", f'= field(default=UNSET, name="{spelling}")')
                 lines.append(f"    {attribute(spelling)}: {kind}")
@@ -331,7 +333,7 @@ class Generator:
             start = RAW_STARTS[kind].encode()
             for name in names:
                 lines += [
-                    f"if self.{name} is not UNSET and self.{name} is not None and not _json(self.{name}, {start!r}):",
+                    f"if self.{name} is not UNSET and not _json(self.{name}, {start!r}):",
                     f'    raise Refused("{proto}")',
                 ]
         return lines

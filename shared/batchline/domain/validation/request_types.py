@@ -21,8 +21,8 @@ class Refused(ValueError):
     """A line the types read but a rule refuses (msgspec reports a ValidationError)."""
 
 
-Int32 = Annotated[int, Meta(ge=-2147483648, le=2147483647)]
-UInt32 = Annotated[int, Meta(ge=0, le=4294967295)]
+Int32 = Annotated[int, Meta(ge=-2147483648, le=2147483647)] | Annotated[str, Meta(pattern='\\A-?[0-9]{1,9}\\Z')]
+UInt32 = Annotated[int, Meta(ge=0, le=4294967295)] | Annotated[str, Meta(pattern='\\A[0-9]{1,9}\\Z')]
 Int64 = Annotated[int, Meta(ge=-9223372036854775808, le=9223372036854775807)] | Annotated[str, Meta(pattern='\\A-?[0-9]{1,18}\\Z')]
 UInt64 = Annotated[int, Meta(ge=0, le=18446744073709551615)] | Annotated[str, Meta(pattern='\\A[0-9]{1,19}\\Z')]
 Float32 = Annotated[float, Meta(ge=-3.4028234663852886e+38, le=3.4028234663852886e+38)]
@@ -126,12 +126,12 @@ class CamelFileData(Struct, forbid_unknown_fields=True, kw_only=True):
 
 class CamelFunctionCall(Struct, forbid_unknown_fields=True, kw_only=True):
     name: str | None | UnsetType = UNSET
-    args: Raw | None | UnsetType = UNSET
+    args: Raw | UnsetType = UNSET
     partialArgs: list[CamelPartialArg] | None | UnsetType = UNSET
     willContinue: bool | None | UnsetType = UNSET
 
     def __post_init__(self) -> None:
-        if self.args is not UNSET and self.args is not None and not _json(self.args, b'{'):
+        if self.args is not UNSET and not _json(self.args, b'{'):
             raise Refused("args")
 
 
@@ -145,28 +145,28 @@ class CamelFunctionDeclaration(Struct, forbid_unknown_fields=True, kw_only=True)
     name: str | None | UnsetType = UNSET
     description: str | None | UnsetType = UNSET
     parameters: CamelSchema | None | UnsetType = UNSET
-    parametersJsonSchema: Raw | None | UnsetType = UNSET
+    parametersJsonSchema: Raw | UnsetType = UNSET
     response: CamelSchema | None | UnsetType = UNSET
-    responseJsonSchema: Raw | None | UnsetType = UNSET
+    responseJsonSchema: Raw | UnsetType = UNSET
 
     def __post_init__(self) -> None:
         if self.parameters and _deeper_than(self.parameters, NESTED_MESSAGES):
             raise Refused("parameters nested too deeply")
         if self.response and _deeper_than(self.response, NESTED_MESSAGES):
             raise Refused("response nested too deeply")
-        if self.parametersJsonSchema is not UNSET and self.parametersJsonSchema is not None and not _json(self.parametersJsonSchema, b''):
+        if self.parametersJsonSchema is not UNSET and not _json(self.parametersJsonSchema, b''):
             raise Refused("parameters_json_schema")
-        if self.responseJsonSchema is not UNSET and self.responseJsonSchema is not None and not _json(self.responseJsonSchema, b''):
+        if self.responseJsonSchema is not UNSET and not _json(self.responseJsonSchema, b''):
             raise Refused("response_json_schema")
 
 
 class CamelFunctionResponse(Struct, forbid_unknown_fields=True, kw_only=True):
     name: str | None | UnsetType = UNSET
-    response: Raw | None | UnsetType = UNSET
+    response: Raw | UnsetType = UNSET
     parts: list[CamelFunctionResponsePart] | None | UnsetType = UNSET
 
     def __post_init__(self) -> None:
-        if self.response is not UNSET and self.response is not None and not _json(self.response, b'{'):
+        if self.response is not UNSET and not _json(self.response, b'{'):
             raise Refused("response")
 
 
@@ -218,7 +218,7 @@ class CamelGenerationConfig(Struct, forbid_unknown_fields=True, kw_only=True):
     seed: Int32 | None | UnsetType = UNSET
     responseMimeType: str | None | UnsetType = UNSET
     responseSchema: CamelSchema | None | UnsetType = UNSET
-    responseJsonSchema: Raw | None | UnsetType = UNSET
+    responseJsonSchema: Raw | UnsetType = UNSET
     routingConfig: CamelGenerationConfigRoutingConfig | None | UnsetType = UNSET
     audioTimestamp: bool | None | UnsetType = UNSET
     responseModalities: list[EnumGenerationConfigModality] | None | UnsetType = UNSET
@@ -230,7 +230,7 @@ class CamelGenerationConfig(Struct, forbid_unknown_fields=True, kw_only=True):
     def __post_init__(self) -> None:
         if self.responseSchema and _deeper_than(self.responseSchema, NESTED_MESSAGES):
             raise Refused("response_schema nested too deeply")
-        if self.responseJsonSchema is not UNSET and self.responseJsonSchema is not None and not _json(self.responseJsonSchema, b''):
+        if self.responseJsonSchema is not UNSET and not _json(self.responseJsonSchema, b''):
             raise Refused("response_json_schema")
 
 
@@ -393,7 +393,7 @@ class CamelSchema(Struct, forbid_unknown_fields=True, kw_only=True):
     title: str | None | UnsetType = UNSET
     description: str | None | UnsetType = UNSET
     nullable: bool | None | UnsetType = UNSET
-    default: Raw | None | UnsetType = UNSET
+    default: Raw | UnsetType = UNSET
     items: CamelSchema | None | UnsetType = UNSET
     minItems: Int64 | None | UnsetType = UNSET
     maxItems: Int64 | None | UnsetType = UNSET
@@ -408,18 +408,18 @@ class CamelSchema(Struct, forbid_unknown_fields=True, kw_only=True):
     minLength: Int64 | None | UnsetType = UNSET
     maxLength: Int64 | None | UnsetType = UNSET
     pattern: str | None | UnsetType = UNSET
-    example: Raw | None | UnsetType = UNSET
+    example: Raw | UnsetType = UNSET
     anyOf: list[CamelSchema] | None | UnsetType = UNSET
-    additionalProperties: Raw | None | UnsetType = UNSET
+    additionalProperties: Raw | UnsetType = UNSET
     ref: str | None | UnsetType = UNSET
     defs: dict[str, CamelSchema] | None | UnsetType = UNSET
 
     def __post_init__(self) -> None:
-        if self.default is not UNSET and self.default is not None and not _json(self.default, b''):
+        if self.default is not UNSET and not _json(self.default, b''):
             raise Refused("default")
-        if self.example is not UNSET and self.example is not None and not _json(self.example, b''):
+        if self.example is not UNSET and not _json(self.example, b''):
             raise Refused("example")
-        if self.additionalProperties is not UNSET and self.additionalProperties is not None and not _json(self.additionalProperties, b''):
+        if self.additionalProperties is not UNSET and not _json(self.additionalProperties, b''):
             raise Refused("additional_properties")
 
 
@@ -459,10 +459,10 @@ class CamelToolComputerUse(Struct, forbid_unknown_fields=True, kw_only=True):
 
 class CamelToolExaAiSearch(Struct, forbid_unknown_fields=True, kw_only=True):
     apiKey: str | None | UnsetType = UNSET
-    customConfigs: Raw | None | UnsetType = UNSET
+    customConfigs: Raw | UnsetType = UNSET
 
     def __post_init__(self) -> None:
-        if self.customConfigs is not UNSET and self.customConfigs is not None and not _json(self.customConfigs, b'{'):
+        if self.customConfigs is not UNSET and not _json(self.customConfigs, b'{'):
             raise Refused("custom_configs")
 
 
@@ -474,10 +474,10 @@ class CamelToolGoogleSearch(Struct, forbid_unknown_fields=True, kw_only=True):
 class CamelToolParallelAiSearch(Struct, forbid_unknown_fields=True, kw_only=True):
     apiKey: str | None | UnsetType = UNSET
     enableZeroDataRetention: bool | None | UnsetType = UNSET
-    customConfigs: Raw | None | UnsetType = UNSET
+    customConfigs: Raw | UnsetType = UNSET
 
     def __post_init__(self) -> None:
-        if self.customConfigs is not UNSET and self.customConfigs is not None and not _json(self.customConfigs, b'{'):
+        if self.customConfigs is not UNSET and not _json(self.customConfigs, b'{'):
             raise Refused("custom_configs")
 
 
@@ -631,7 +631,7 @@ class FileData(Struct, forbid_unknown_fields=True, kw_only=True):
 
 class FunctionCall(Struct, forbid_unknown_fields=True, kw_only=True):
     name: str | None | UnsetType = UNSET
-    args: Raw | None | UnsetType = UNSET
+    args: Raw | UnsetType = UNSET
     partialArgs: list[PartialArg] | None | UnsetType = UNSET
     partial_args: list[PartialArg] | None | UnsetType = UNSET
     willContinue: bool | None | UnsetType = UNSET
@@ -639,12 +639,12 @@ class FunctionCall(Struct, forbid_unknown_fields=True, kw_only=True):
 
     def __post_init__(self) -> None:
         if self.partial_args is self.will_continue is UNSET:
-            if self.args is not UNSET and self.args is not None and not _json(self.args, b'{'):
+            if self.args is not UNSET and not _json(self.args, b'{'):
                 raise Refused("args")
         else:
             if (self.partial_args is not UNSET and self.partialArgs is not UNSET) or (self.will_continue is not UNSET and self.willContinue is not UNSET):
                 raise Refused("both spellings")
-            if self.args is not UNSET and self.args is not None and not _json(self.args, b'{'):
+            if self.args is not UNSET and not _json(self.args, b'{'):
                 raise Refused("args")
 
 
@@ -667,11 +667,11 @@ class FunctionDeclaration(Struct, forbid_unknown_fields=True, kw_only=True):
     name: str | None | UnsetType = UNSET
     description: str | None | UnsetType = UNSET
     parameters: Schema | None | UnsetType = UNSET
-    parametersJsonSchema: Raw | None | UnsetType = UNSET
-    parameters_json_schema: Raw | None | UnsetType = UNSET
+    parametersJsonSchema: Raw | UnsetType = UNSET
+    parameters_json_schema: Raw | UnsetType = UNSET
     response: Schema | None | UnsetType = UNSET
-    responseJsonSchema: Raw | None | UnsetType = UNSET
-    response_json_schema: Raw | None | UnsetType = UNSET
+    responseJsonSchema: Raw | UnsetType = UNSET
+    response_json_schema: Raw | UnsetType = UNSET
 
     def __post_init__(self) -> None:
         if self.parameters_json_schema is self.response_json_schema is UNSET:
@@ -679,9 +679,9 @@ class FunctionDeclaration(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("parameters nested too deeply")
             if self.response and _deeper_than(self.response, NESTED_MESSAGES):
                 raise Refused("response nested too deeply")
-            if self.parametersJsonSchema is not UNSET and self.parametersJsonSchema is not None and not _json(self.parametersJsonSchema, b''):
+            if self.parametersJsonSchema is not UNSET and not _json(self.parametersJsonSchema, b''):
                 raise Refused("parameters_json_schema")
-            if self.responseJsonSchema is not UNSET and self.responseJsonSchema is not None and not _json(self.responseJsonSchema, b''):
+            if self.responseJsonSchema is not UNSET and not _json(self.responseJsonSchema, b''):
                 raise Refused("response_json_schema")
         else:
             if (self.parameters_json_schema is not UNSET and self.parametersJsonSchema is not UNSET) or (self.response_json_schema is not UNSET and self.responseJsonSchema is not UNSET):
@@ -690,23 +690,23 @@ class FunctionDeclaration(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("parameters nested too deeply")
             if self.response and _deeper_than(self.response, NESTED_MESSAGES):
                 raise Refused("response nested too deeply")
-            if self.parameters_json_schema is not UNSET and self.parameters_json_schema is not None and not _json(self.parameters_json_schema, b''):
+            if self.parameters_json_schema is not UNSET and not _json(self.parameters_json_schema, b''):
                 raise Refused("parameters_json_schema")
-            if self.parametersJsonSchema is not UNSET and self.parametersJsonSchema is not None and not _json(self.parametersJsonSchema, b''):
+            if self.parametersJsonSchema is not UNSET and not _json(self.parametersJsonSchema, b''):
                 raise Refused("parameters_json_schema")
-            if self.response_json_schema is not UNSET and self.response_json_schema is not None and not _json(self.response_json_schema, b''):
+            if self.response_json_schema is not UNSET and not _json(self.response_json_schema, b''):
                 raise Refused("response_json_schema")
-            if self.responseJsonSchema is not UNSET and self.responseJsonSchema is not None and not _json(self.responseJsonSchema, b''):
+            if self.responseJsonSchema is not UNSET and not _json(self.responseJsonSchema, b''):
                 raise Refused("response_json_schema")
 
 
 class FunctionResponse(Struct, forbid_unknown_fields=True, kw_only=True):
     name: str | None | UnsetType = UNSET
-    response: Raw | None | UnsetType = UNSET
+    response: Raw | UnsetType = UNSET
     parts: list[FunctionResponsePart] | None | UnsetType = UNSET
 
     def __post_init__(self) -> None:
-        if self.response is not UNSET and self.response is not None and not _json(self.response, b'{'):
+        if self.response is not UNSET and not _json(self.response, b'{'):
             raise Refused("response")
 
 
@@ -808,8 +808,8 @@ class GenerationConfig(Struct, forbid_unknown_fields=True, kw_only=True):
     response_mime_type: str | None | UnsetType = UNSET
     responseSchema: Schema | None | UnsetType = UNSET
     response_schema: Schema | None | UnsetType = UNSET
-    responseJsonSchema: Raw | None | UnsetType = UNSET
-    response_json_schema: Raw | None | UnsetType = UNSET
+    responseJsonSchema: Raw | UnsetType = UNSET
+    response_json_schema: Raw | UnsetType = UNSET
     routingConfig: GenerationConfigRoutingConfig | None | UnsetType = UNSET
     routing_config: GenerationConfigRoutingConfig | None | UnsetType = UNSET
     audioTimestamp: bool | None | UnsetType = UNSET
@@ -829,7 +829,7 @@ class GenerationConfig(Struct, forbid_unknown_fields=True, kw_only=True):
         if self.top_p is self.top_k is self.candidate_count is self.max_output_tokens is self.stop_sequences is self.response_logprobs is self.presence_penalty is self.frequency_penalty is self.response_mime_type is self.response_schema is self.response_json_schema is self.routing_config is self.audio_timestamp is self.response_modalities is self.media_resolution is self.speech_config is self.thinking_config is self.image_config is UNSET:
             if self.responseSchema and _deeper_than(self.responseSchema, NESTED_MESSAGES):
                 raise Refused("response_schema nested too deeply")
-            if self.responseJsonSchema is not UNSET and self.responseJsonSchema is not None and not _json(self.responseJsonSchema, b''):
+            if self.responseJsonSchema is not UNSET and not _json(self.responseJsonSchema, b''):
                 raise Refused("response_json_schema")
         else:
             if (self.top_p is not UNSET and self.topP is not UNSET) or (self.top_k is not UNSET and self.topK is not UNSET) or (self.candidate_count is not UNSET and self.candidateCount is not UNSET) or (self.max_output_tokens is not UNSET and self.maxOutputTokens is not UNSET) or (self.stop_sequences is not UNSET and self.stopSequences is not UNSET) or (self.response_logprobs is not UNSET and self.responseLogprobs is not UNSET) or (self.presence_penalty is not UNSET and self.presencePenalty is not UNSET) or (self.frequency_penalty is not UNSET and self.frequencyPenalty is not UNSET) or (self.response_mime_type is not UNSET and self.responseMimeType is not UNSET) or (self.response_schema is not UNSET and self.responseSchema is not UNSET) or (self.response_json_schema is not UNSET and self.responseJsonSchema is not UNSET) or (self.routing_config is not UNSET and self.routingConfig is not UNSET) or (self.audio_timestamp is not UNSET and self.audioTimestamp is not UNSET) or (self.response_modalities is not UNSET and self.responseModalities is not UNSET) or (self.media_resolution is not UNSET and self.mediaResolution is not UNSET) or (self.speech_config is not UNSET and self.speechConfig is not UNSET) or (self.thinking_config is not UNSET and self.thinkingConfig is not UNSET) or (self.image_config is not UNSET and self.imageConfig is not UNSET):
@@ -838,9 +838,9 @@ class GenerationConfig(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("response_schema nested too deeply")
             if self.responseSchema and _deeper_than(self.responseSchema, NESTED_MESSAGES):
                 raise Refused("response_schema nested too deeply")
-            if self.response_json_schema is not UNSET and self.response_json_schema is not None and not _json(self.response_json_schema, b''):
+            if self.response_json_schema is not UNSET and not _json(self.response_json_schema, b''):
                 raise Refused("response_json_schema")
-            if self.responseJsonSchema is not UNSET and self.responseJsonSchema is not None and not _json(self.responseJsonSchema, b''):
+            if self.responseJsonSchema is not UNSET and not _json(self.responseJsonSchema, b''):
                 raise Refused("response_json_schema")
 
 
@@ -1197,7 +1197,7 @@ class Schema(Struct, forbid_unknown_fields=True, kw_only=True):
     title: str | None | UnsetType = UNSET
     description: str | None | UnsetType = UNSET
     nullable: bool | None | UnsetType = UNSET
-    default: Raw | None | UnsetType = UNSET
+    default: Raw | UnsetType = UNSET
     items: Schema | None | UnsetType = UNSET
     minItems: Int64 | None | UnsetType = UNSET
     min_items: Int64 | None | UnsetType = UNSET
@@ -1219,32 +1219,32 @@ class Schema(Struct, forbid_unknown_fields=True, kw_only=True):
     maxLength: Int64 | None | UnsetType = UNSET
     max_length: Int64 | None | UnsetType = UNSET
     pattern: str | None | UnsetType = UNSET
-    example: Raw | None | UnsetType = UNSET
+    example: Raw | UnsetType = UNSET
     anyOf: list[Schema] | None | UnsetType = UNSET
     any_of: list[Schema] | None | UnsetType = UNSET
-    additionalProperties: Raw | None | UnsetType = UNSET
-    additional_properties: Raw | None | UnsetType = UNSET
+    additionalProperties: Raw | UnsetType = UNSET
+    additional_properties: Raw | UnsetType = UNSET
     ref: str | None | UnsetType = UNSET
     defs: dict[str, Schema] | None | UnsetType = UNSET
 
     def __post_init__(self) -> None:
         if self.type_ is self.format_ is self.min_items is self.max_items is self.property_ordering is self.min_properties is self.max_properties is self.min_length is self.max_length is self.any_of is self.additional_properties is UNSET:
-            if self.default is not UNSET and self.default is not None and not _json(self.default, b''):
+            if self.default is not UNSET and not _json(self.default, b''):
                 raise Refused("default")
-            if self.example is not UNSET and self.example is not None and not _json(self.example, b''):
+            if self.example is not UNSET and not _json(self.example, b''):
                 raise Refused("example")
-            if self.additionalProperties is not UNSET and self.additionalProperties is not None and not _json(self.additionalProperties, b''):
+            if self.additionalProperties is not UNSET and not _json(self.additionalProperties, b''):
                 raise Refused("additional_properties")
         else:
             if (self.type_ is not UNSET and self.type is not UNSET) or (self.format_ is not UNSET and self.format is not UNSET) or (self.min_items is not UNSET and self.minItems is not UNSET) or (self.max_items is not UNSET and self.maxItems is not UNSET) or (self.property_ordering is not UNSET and self.propertyOrdering is not UNSET) or (self.min_properties is not UNSET and self.minProperties is not UNSET) or (self.max_properties is not UNSET and self.maxProperties is not UNSET) or (self.min_length is not UNSET and self.minLength is not UNSET) or (self.max_length is not UNSET and self.maxLength is not UNSET) or (self.any_of is not UNSET and self.anyOf is not UNSET) or (self.additional_properties is not UNSET and self.additionalProperties is not UNSET):
                 raise Refused("both spellings")
-            if self.default is not UNSET and self.default is not None and not _json(self.default, b''):
+            if self.default is not UNSET and not _json(self.default, b''):
                 raise Refused("default")
-            if self.example is not UNSET and self.example is not None and not _json(self.example, b''):
+            if self.example is not UNSET and not _json(self.example, b''):
                 raise Refused("example")
-            if self.additional_properties is not UNSET and self.additional_properties is not None and not _json(self.additional_properties, b''):
+            if self.additional_properties is not UNSET and not _json(self.additional_properties, b''):
                 raise Refused("additional_properties")
-            if self.additionalProperties is not UNSET and self.additionalProperties is not None and not _json(self.additionalProperties, b''):
+            if self.additionalProperties is not UNSET and not _json(self.additionalProperties, b''):
                 raise Refused("additional_properties")
 
 
@@ -1328,19 +1328,19 @@ class ToolComputerUse(Struct, forbid_unknown_fields=True, kw_only=True):
 class ToolExaAiSearch(Struct, forbid_unknown_fields=True, kw_only=True):
     apiKey: str | None | UnsetType = UNSET
     api_key: str | None | UnsetType = UNSET
-    customConfigs: Raw | None | UnsetType = UNSET
-    custom_configs: Raw | None | UnsetType = UNSET
+    customConfigs: Raw | UnsetType = UNSET
+    custom_configs: Raw | UnsetType = UNSET
 
     def __post_init__(self) -> None:
         if self.api_key is self.custom_configs is UNSET:
-            if self.customConfigs is not UNSET and self.customConfigs is not None and not _json(self.customConfigs, b'{'):
+            if self.customConfigs is not UNSET and not _json(self.customConfigs, b'{'):
                 raise Refused("custom_configs")
         else:
             if (self.api_key is not UNSET and self.apiKey is not UNSET) or (self.custom_configs is not UNSET and self.customConfigs is not UNSET):
                 raise Refused("both spellings")
-            if self.custom_configs is not UNSET and self.custom_configs is not None and not _json(self.custom_configs, b'{'):
+            if self.custom_configs is not UNSET and not _json(self.custom_configs, b'{'):
                 raise Refused("custom_configs")
-            if self.customConfigs is not UNSET and self.customConfigs is not None and not _json(self.customConfigs, b'{'):
+            if self.customConfigs is not UNSET and not _json(self.customConfigs, b'{'):
                 raise Refused("custom_configs")
 
 
@@ -1363,19 +1363,19 @@ class ToolParallelAiSearch(Struct, forbid_unknown_fields=True, kw_only=True):
     api_key: str | None | UnsetType = UNSET
     enableZeroDataRetention: bool | None | UnsetType = UNSET
     enable_zero_data_retention: bool | None | UnsetType = UNSET
-    customConfigs: Raw | None | UnsetType = UNSET
-    custom_configs: Raw | None | UnsetType = UNSET
+    customConfigs: Raw | UnsetType = UNSET
+    custom_configs: Raw | UnsetType = UNSET
 
     def __post_init__(self) -> None:
         if self.api_key is self.enable_zero_data_retention is self.custom_configs is UNSET:
-            if self.customConfigs is not UNSET and self.customConfigs is not None and not _json(self.customConfigs, b'{'):
+            if self.customConfigs is not UNSET and not _json(self.customConfigs, b'{'):
                 raise Refused("custom_configs")
         else:
             if (self.api_key is not UNSET and self.apiKey is not UNSET) or (self.enable_zero_data_retention is not UNSET and self.enableZeroDataRetention is not UNSET) or (self.custom_configs is not UNSET and self.customConfigs is not UNSET):
                 raise Refused("both spellings")
-            if self.custom_configs is not UNSET and self.custom_configs is not None and not _json(self.custom_configs, b'{'):
+            if self.custom_configs is not UNSET and not _json(self.custom_configs, b'{'):
                 raise Refused("custom_configs")
-            if self.customConfigs is not UNSET and self.customConfigs is not None and not _json(self.customConfigs, b'{'):
+            if self.customConfigs is not UNSET and not _json(self.customConfigs, b'{'):
                 raise Refused("custom_configs")
 
 
