@@ -185,9 +185,13 @@ def _validate(
 ) -> FileReport:
     report = FileReport(name=name, max_errors=max_errors, limits=limits)
     keys = KeyIndex(_rereader(stream))
-    validator = _LineValidator(report, request_schema(), on_request, keys, fast)
+    validator = _LineValidator(report, request_schema(), on_request, keys)
     check, readline, limit = validator.check, stream.readline, MAX_LINE_BYTES
-    number = size = 0
+    # The fast path runs here, inline: most lines take it, and a call per line shows.
+    camel, either = fast if fast is not None else (None, None)
+    first_use, add = keys.first_use, report.add
+    number = size = accepted = 0
+    fast_since_check = False  # whether a line went the fast way since the last `check`
     while raw := readline(limit + 1):
         number += 1
         start = size
@@ -197,12 +201,36 @@ def _validate(
             report.notes.append(Issue(1, "", _BOM_NOTE))
         if len(raw) > limit and not raw.endswith(b"\n"):
             size += _skip_rest_of_line(stream)
-            report.add(number, "", f"line is longer than {limit} bytes")
+            add(number, "", f"line is longer than {limit} bytes")
             continue
+        if camel is not None and either is not None:
+            try:
+                key = camel(raw).key
+            except FAST_ERRORS:
+                try:
+                    key = either(raw).key
+                except FAST_ERRORS:
+                    key = _REFUSED  # the precise path tells why
+            if key is not _REFUSED:
+                # Valid: only its key can still be wrong.
+                fast_since_check = True
+                if key is not UNSET and (first := first_use(key, number, start)) != number:
+                    add(number, "key", _duplicate_key(key, first))
+                    continue
+                accepted += 1
+                if on_request is not None:
+                    on_request(number, loads(raw))
+                continue
+        if fast_since_check:
+            validator.saw_valid_line()
+            fast_since_check = False
         if check(number, raw, start) is _STOP:
             drained, lines = _drain(stream)
             size, number = size + drained, number + lines
             break
+    if fast_since_check:
+        validator.saw_valid_line()
+    report.requests += accepted
     report.lines, report.bytes = number, size
     validator.finish()
     if report.bytes == 0:
@@ -259,21 +287,15 @@ def _rereader(stream: IO[bytes]) -> Reread | None:
 
 
 class _LineValidator:
-    __slots__ = ("cut_short", "fast", "first_seen", "keys", "on_request", "report", "schema")
+    __slots__ = ("cut_short", "first_seen", "keys", "on_request", "report", "schema")
 
     def __init__(
-        self,
-        report: FileReport,
-        schema: Schema,
-        on_request: OnRequest | None,
-        keys: KeyIndex,
-        fast: LineDecoder | None,
+        self, report: FileReport, schema: Schema, on_request: OnRequest | None, keys: KeyIndex
     ) -> None:
         self.report = report
         self.schema = schema
         self.on_request = on_request
         self.keys = keys
-        self.fast = fast
         self.first_seen = False
         # (index in report.errors, JSON message) of the last line that ended inside a value.
         self.cut_short: tuple[int, str] | None = None
@@ -290,32 +312,12 @@ class _LineValidator:
             f"the last line is truncated: the file ends inside a JSON value ({reason})",
         )
 
-    def check(self, number: int, raw: bytes, offset: int) -> object:
-        if self.fast is not None:
-            camel, either = self.fast
-            try:
-                key = camel(raw).key
-            except FAST_ERRORS:
-                try:
-                    key = either(raw).key
-                except FAST_ERRORS:
-                    key = _REFUSED  # the precise path tells why
-            if key is not _REFUSED:
-                # Valid: only its key can still be wrong.
-                self.first_seen = True
-                self.cut_short = None
-                if key is not UNSET:
-                    first = self.keys.first_use(key, number, offset)
-                    if first != number:
-                        self.report.add(number, "key", _duplicate_key(key, first))
-                        return None
-                self.report.requests += 1
-                if self.on_request is not None:
-                    self.on_request(number, loads(raw))
-                return None
-        return self._check_precisely(number, raw, offset)
+    def saw_valid_line(self) -> None:
+        """A line the fast path accepted came since the last `check`."""
+        self.first_seen = True
+        self.cut_short = None
 
-    def _check_precisely(self, number: int, raw: bytes, offset: int) -> object:
+    def check(self, number: int, raw: bytes, offset: int) -> object:
         report = self.report
         try:
             text = raw.decode("utf-8")
