@@ -61,12 +61,16 @@ class Figure:
 
     def shown(self) -> str:
         value = (
-            f"{self.value:.2f}{self.unit}" if self.unit == "x" else f"{self.value:.1f} {self.unit}"
+            f"{self.value:.2f}{self.unit}"
+            if self.unit in ("x", "s")
+            else f"{self.value:.1f} {self.unit}"
         )
         if self.target is None:
             return value
         target = (
-            f"{self.target:g}{self.unit}" if self.unit == "x" else f"{self.target:g} {self.unit}"
+            f"{self.target:g}{self.unit}"
+            if self.unit in ("x", "s")
+            else f"{self.target:g} {self.unit}"
         )
         return f"{value} (target <= {target}: {'met' if self.met else 'NOT met'})"
 
