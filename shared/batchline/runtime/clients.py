@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BIGQUERY_EMULATOR_VAR",
-    "Deferred",
     "VERTEX_AI_EMULATOR_VAR",
+    "Deferred",
     "bigquery_client",
     "emulator_endpoint",
     "firestore_client",
