@@ -1,32 +1,86 @@
-"""Timing helpers shared by the benchmarks."""
+"""Timing helpers shared by the benchmarks: interleaved rounds, medians, CPU time."""
 
 from __future__ import annotations
 
 import json
+import statistics
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import orjson
 
-def parse_only(path: Path) -> float:
-    """Seconds to read the file and `json.loads` every line: the baseline of the ratios."""
-    start = time.perf_counter()
+
+def cpu_seconds(work: Callable[[], object]) -> float:
+    """The process's CPU time for `work`: steadier than the clock on a shared machine."""
+    start = time.process_time()
+    work()
+    return time.process_time() - start
+
+
+def parse_only(path: Path) -> None:
+    """Read the file and `json.loads` every line: the baseline of the ratios."""
     with path.open("rb") as stream:
         for line in stream:
             json.loads(line)
-    return time.perf_counter() - start
 
 
-def best_interleaved(
-    baseline: Callable[[], float], candidate: Callable[[], float], rounds: int = 5
-) -> tuple[float, float]:
-    """The best time of each of two measurements, taken in turns.
+def orjson_only(path: Path) -> None:
+    """Read the file and `orjson.loads` every line: the fastest parse at hand."""
+    with path.open("rb") as stream:
+        for line in stream:
+            orjson.loads(line)
 
-    Interleaving puts both under the same machine load, and the best of a few runs damps
-    the noise of a shared machine; their ratio is what the benchmarks report.
-    """
-    baseline_times, candidate_times = [], []
+
+def interleaved_medians(
+    measures: dict[str, Callable[[], object]], rounds: int = 5
+) -> dict[str, float]:
+    """The median CPU seconds of each measurement, taken in turns: interleaving puts all of
+    them under the same machine load; their ratios are what the benchmarks report."""
+    times: dict[str, list[float]] = {name: [] for name in measures}
     for _ in range(rounds):
-        baseline_times.append(baseline())
-        candidate_times.append(candidate())
-    return min(baseline_times), min(candidate_times)
+        for name, work in measures.items():
+            times[name].append(cpu_seconds(work))
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One measured figure beside its target (`target` None: for information only)."""
+
+    benchmark: str
+    what: str
+    value: float
+    unit: str
+    target: float | None = None
+
+    @property
+    def met(self) -> bool:
+        return self.target is None or self.value <= self.target
+
+    def shown(self) -> str:
+        value = (
+            f"{self.value:.2f}{self.unit}"
+            if self.unit in ("x", "s")
+            else f"{self.value:.1f} {self.unit}"
+        )
+        if self.target is None:
+            return value
+        target = (
+            f"{self.target:g}{self.unit}"
+            if self.unit in ("x", "s")
+            else f"{self.target:g} {self.unit}"
+        )
+        return f"{value} (target <= {target}: {'met' if self.met else 'NOT met'})"
+
+
+def report(figures: list[Figure], record: Path | None) -> int:
+    """Print the figures (and append them to `record` as JSON lines); 1 if a target is missed."""
+    for item in figures:
+        print(f"{item.what}: {item.shown()}")
+    if record is not None:
+        with record.open("a", encoding="utf-8") as out:
+            for item in figures:
+                out.write(json.dumps({**asdict(item), "met": item.met}) + "\n")
+    return 0 if all(item.met for item in figures) else 1

@@ -63,6 +63,15 @@ class Storage:
         )
         return f"gs://{bucket}/{name}"
 
+    def delete(self, bucket: str, name: str) -> None:
+        """Delete the object if it exists (a repeated delete is not an error)."""
+        from google.api_core.exceptions import NotFound
+
+        try:
+            self._client.bucket(bucket).blob(name).delete()
+        except NotFound:
+            return
+
     def names(self, bucket: str, prefix: str, suffix: str = "") -> list[str]:
         return sorted(
             blob.name

@@ -31,8 +31,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any, Final, TypedDict
+from typing import IO, Any, Final, TypedDict
 
+from batchline.domain.json_codec import dumps, dumps_text, loads
 from batchline.domain.linesets import LineSet, numbers_of
 from batchline.domain.matching import RequestIndex
 from batchline.domain.staging import TAG_LABEL
@@ -43,7 +44,9 @@ __all__ = [
     "PredictionRow",
     "PredictionShaper",
     "Status",
+    "row_line",
     "row_to_json",
+    "write_rows",
 ]
 
 # Finish reasons meaning a filter stopped the answer, not the model.
@@ -92,8 +95,38 @@ class PredictionRow(TypedDict):
 
 
 def row_to_json(row: PredictionRow) -> str:
-    """One newline-delimited JSON line for a BigQuery load job (JSON columns stay nested)."""
-    return json.dumps(row, ensure_ascii=False, separators=(",", ":"))
+    """One newline-delimited JSON line for a BigQuery load job (JSON columns stay nested):
+    compact, non-ASCII as is (json.dumps' text, written by orjson: see json_codec)."""
+    return dumps_text(row)
+
+
+def row_line(row: PredictionRow) -> bytes:
+    """`row_to_json(row)` as the UTF-8 line a rows file holds, newline included."""
+    return dumps(row) + b"\n"
+
+
+def write_rows(
+    shaper: PredictionShaper,
+    lines: Iterable[bytes],
+    sink: IO[bytes],
+    on_row: Callable[[PredictionRow, bytes], None] | None = None,
+) -> int:
+    """Shape output lines into rows and write them to `sink` as newline-delimited JSON (what
+    the complete step loads); the number of rows written. `on_row` sees each row with the
+    output line it came from (the complete step keeps the failed ones for a resume)."""
+    count = 0
+    write, shape = sink.write, shaper.shape_line
+    for raw in lines:
+        if not raw.strip():
+            continue
+        row = shape(raw)
+        if row is None:
+            continue
+        write(row_line(row))
+        count += 1
+        if on_row is not None:
+            on_row(row, raw)
+    return count
 
 
 def _count(value: Any) -> int | None:
@@ -168,7 +201,7 @@ class PredictionShaper:
     def shape_line(self, raw: str | bytes) -> PredictionRow | None:
         """The row for one output line; None for a duplicate or an unreadable line."""
         try:
-            record = json.loads(raw)
+            record = loads(raw)
         except ValueError:
             self.totals.unreadable += 1
             return None

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import IO, Any, Final
 
 from batchline.domain.input_lines import InputLine
+from batchline.domain.json_codec import compact
 from batchline.domain.limits import SERVICE_LIMITS, JobLimits
 
 TAG_LABEL: Final = "batchline_line"
@@ -47,7 +48,13 @@ def staged_line(request: Mapping[str, Any], line: int | None) -> str:
     line unless `line` is None (BATCHLINE_ROW_LABELS off)."""
     tagged = request if line is None else tag_request(request, line)
     # Compact: the staged copy counts against the service's 1 GB per job.
-    return json.dumps({"request": tagged}, ensure_ascii=False, separators=(",", ":"))
+    return compact({"request": tagged}).decode("utf-8")
+
+
+def staged_bytes(request: Mapping[str, Any], line: int | None) -> bytes:
+    """`staged_line` as the UTF-8 line the staged file holds, newline included."""
+    tagged = request if line is None else tag_request(request, line)
+    return compact({"request": tagged}) + b"\n"
 
 
 def normalise_request(request: Mapping[str, Any]) -> dict[str, Any]:
@@ -72,7 +79,12 @@ def _listed_parts(content: Any) -> Any:
 
 
 class Stager:
-    """Writes validated lines into parts; call `add` per line, then `close`."""
+    """Writes validated lines into parts; call `add` per line, then `close`.
+
+    It stages while the file is validated, in the same read: `stop` (the validator's first
+    error) makes it ignore what follows, and the caller then discards what it wrote
+    (`abort` the part being written, delete the `closed` ones).
+    """
 
     def __init__(
         self,
@@ -88,10 +100,21 @@ class Stager:
         self._parts: list[StagedPart] = []
         self._sinks: tuple[IO[bytes], IO[bytes]] | None = None
         self._requests = self._bytes = self._first = self._last = 0
+        self._stopped = False
+
+    @property
+    def closed(self) -> list[StagedPart]:
+        """The parts written whole so far."""
+        return list(self._parts)
+
+    def stop(self) -> None:
+        """The file turned out invalid: stage nothing more."""
+        self._stopped = True
 
     def add(self, line: int, record: Mapping[str, Any]) -> None:
-        tag = line if self._tag_lines else None
-        data = (staged_line(normalise_request(record["request"]), tag) + "\n").encode("utf-8")
+        if self._stopped:
+            return
+        data = staged_bytes(normalise_request(record["request"]), line if self._tag_lines else None)
         full = self._requests >= self._max_requests or self._bytes + len(data) > self._max_bytes
         if self._sinks is None or (full and self._requests):
             self._next_part(line)
@@ -173,7 +196,7 @@ def resume_index_name(source_id: str, part: int, attempt: int) -> str:
 
 def index_line(line: int, key: Any) -> bytes:
     """One line of a part's (or a resume's) index."""
-    return json.dumps({"line": line, "key": key}).encode() + b"\n"
+    return compact({"line": line, "key": key}) + b"\n"
 
 
 def staged_requests(requests: Iterable[bytes], index: Iterable[bytes]) -> Iterator[InputLine]:

@@ -41,17 +41,19 @@ def ledger() -> JobLedger:
 
 def storage() -> Storage:
     from batchline.adapters.storage import Storage
-    from batchline.runtime.clients import storage_client
+    from batchline.runtime.clients import Deferred, storage_client
 
-    return Storage(storage_client())
+    return Storage(Deferred(storage_client))
 
 
 def vertex_jobs() -> VertexJobs:
     from batchline.adapters.vertex import VertexJobs
-    from batchline.runtime.clients import job_service_client
+    from batchline.runtime.clients import Deferred, job_service_client
     from batchline.runtime.settings import get_settings
 
-    return VertexJobs(job_service_client(), get_settings().vertex_parent)
+    # Built on the first call to Vertex AI: a poll tick with nothing in flight, a rejected
+    # or repeated upload never import aiplatform_v1.
+    return VertexJobs(Deferred(job_service_client), get_settings().vertex_parent)
 
 
 def publisher(topic_path: str) -> Publisher:

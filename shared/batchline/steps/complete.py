@@ -33,7 +33,7 @@ from batchline.domain.log_events import ROWS_LOADED
 from batchline.domain.matching import RequestIndex
 from batchline.domain.pricing import CostEstimate, ModelPrice, estimate_job_cost
 from batchline.domain.retries import may_pass
-from batchline.domain.rows import PredictionShaper, row_to_json
+from batchline.domain.rows import PredictionRow, PredictionShaper, write_rows
 from batchline.domain.staging import (
     read_index,
     rows_name,
@@ -214,16 +214,15 @@ class Completer:
         )
         rows_object = rows_name(source_id, job.part, job.attempt)
         failed = self.resumes.failed_lines(job)
+
+        def keep_for_resume(row: PredictionRow, raw: bytes) -> None:
+            line = row["input_line"]
+            if line is not None and row["status"] == "FAILED" and may_pass(row["error"]):
+                failed.add(line, raw)
+
         try:
             with self.storage.writer(work, rows_object, "application/jsonl") as sink:
-                for raw in self._output_lines(job, snapshot):
-                    row = shaper.shape_line(raw) if raw.strip() else None
-                    if row is None:
-                        continue
-                    sink.write(row_to_json(row).encode("utf-8") + b"\n")
-                    line = row["input_line"]
-                    if line is not None and row["status"] == "FAILED" and may_pass(row["error"]):
-                        failed.add(line, raw)
+                write_rows(shaper, self._output_lines(job, snapshot), sink, keep_for_resume)
         finally:
             failed.close()
         totals = shaper.finish()

@@ -146,16 +146,12 @@ class Submitter:
             )
 
     def _validate_and_submit(self, obj: StorageObject, source: SourceRef) -> SubmitResult:
-        with self._read(obj) as stream:
-            report = validate_stream(
-                stream, f"gs://{obj.bucket}/{obj.name}", limits=self.settings.job_limits
-            )
-        if not report.valid:
-            return self._reject(obj, source, report)
         model = obj.metadata.get(MODEL_METADATA_KEY) or self.settings.model
         if not _MODEL_ID.fullmatch(model):
             return self._fail(obj, source, f"object metadata model={model!r} is not a model id")
-        parts = self._stage(obj, source)
+        report, parts = self._validate_and_stage(obj, source)
+        if not report.valid:
+            return self._reject(obj, source, report)
         log.info("validated %d requests; staged %d parts", report.requests, len(parts))
         self.ledger.queue_parts(
             source, [self._first_attempt(source, part) for part in parts], model
@@ -211,25 +207,41 @@ class Submitter:
         self.announcer.announce_if_done(source)
         return SubmitResult("failed", obj.uri, detail=reason)
 
-    def _stage(self, obj: StorageObject, source: SourceRef) -> list[int]:
-        work = self.settings.work_bucket
+    def _validate_and_stage(
+        self, obj: StorageObject, source: SourceRef
+    ) -> tuple[FileReport, list[int]]:
+        """Validate the file and stage it in the same read. A file that turns out invalid
+        stops the staging at its first error and leaves no staged part behind."""
+        work, source_id = self.settings.work_bucket, source.document_id
 
         def open_part(part: int) -> tuple[IO[bytes], IO[bytes]]:
             return (
-                self.storage.writer(work, staged_requests_name(source.document_id, part), JSONL),
-                self.storage.writer(work, staged_index_name(source.document_id, part), JSONL),
+                self.storage.writer(work, staged_requests_name(source_id, part), JSONL),
+                self.storage.writer(work, staged_index_name(source_id, part), JSONL),
             )
 
         stager = Stager(open_part, self.settings.job_limits, tag_lines=self.settings.row_labels)
         try:
             with self._read(obj) as stream:
                 report = validate_stream(
-                    stream, obj.name, on_request=stager.add, limits=self.settings.job_limits
+                    stream,
+                    f"gs://{obj.bucket}/{obj.name}",
+                    on_request=stager.add,
+                    on_first_error=stager.stop,
+                    limits=self.settings.job_limits,
                 )
         except BaseException:
-            stager.abort(abort)
+            self._discard(stager, source_id)
             raise
-        staged = stager.close()
-        if not report.valid:  # the read differed from the validated one: retry the event
-            raise TransientError(f"{obj.uri} read differently while it was being staged")
-        return [part.number for part in staged]
+        if not report.valid:
+            self._discard(stager, source_id)
+            return report, []
+        return report, [part.number for part in stager.close()]
+
+    def _discard(self, stager: Stager, source_id: str) -> None:
+        """No half-written part may replace a good one, nor a bad file leave parts behind."""
+        stager.abort(abort)
+        work = self.settings.work_bucket
+        for part in stager.closed:
+            self.storage.delete(work, staged_requests_name(source_id, part.number))
+            self.storage.delete(work, staged_index_name(source_id, part.number))

@@ -6,6 +6,7 @@ the schema check of that value. Rules read values under either spelling (camel o
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from batchline.domain.staging import TAG_LABEL
@@ -45,7 +46,7 @@ def _request_rule(obj: dict[str, Any], path: Path, errors: Errors) -> None:
             )
         )
     for name in ("cachedContent", "cached_content"):
-        if obj.get(name) is not None:
+        if obj.get(name):  # "" is proto3's unset
             errors.append(
                 (
                     (path, name),
@@ -94,22 +95,44 @@ def _blob_rule(obj: dict[str, Any], path: Path, errors: Errors) -> None:
         errors.append(((path, "data"), "missing: inlineData needs base64 data"))
 
 
-def _positive(value: Any, path: Path, errors: Errors) -> None:
-    parsed = value if type(value) is int else number(value)
-    if parsed is not None and parsed <= 0:
-        errors.append((path, f"must be a positive number, got {value!r}"))
+@dataclass(frozen=True)
+class Bounds:
+    """A service range rule on a number: what it must be (`gt`/`ge` below, `le` above).
+
+    The precise path checks it as a rule; the fast path's types carry it as a constraint.
+    """
+
+    message: str
+    gt: float | None = None
+    ge: float | None = None
+    le: float | None = None
+
+    def holds(self, value: float) -> bool:
+        return (
+            (self.gt is None or value > self.gt)
+            and (self.ge is None or value >= self.ge)
+            and (self.le is None or value <= self.le)
+        )
 
 
-def _temperature(value: Any, path: Path, errors: Errors) -> None:
-    parsed = value if type(value) is float else number(value)
-    if parsed is not None and not 0 <= parsed <= 2:
-        errors.append((path, f"must be between 0 and 2, got {value!r}"))
+def _bounded(bounds: Bounds) -> Rule:
+    def rule(value: Any, path: Path, errors: Errors) -> None:
+        # Integers are compared exactly (a huge one has no float); strings parsed as numbers.
+        parsed = value if type(value) in (int, float) else number(value)
+        if parsed is not None and not bounds.holds(parsed):
+            errors.append((path, f"{bounds.message}, got {value!r}"))
+
+    return rule
 
 
-def _top_p(value: Any, path: Path, errors: Errors) -> None:
-    parsed = value if type(value) is float else number(value)
-    if parsed is not None and not 0 < parsed <= 1:
-        errors.append((path, f"must be greater than 0 and at most 1, got {value!r}"))
+POSITIVE = Bounds("must be a positive number", gt=0)
+FIELD_BOUNDS: dict[tuple[str, str], Bounds] = {
+    (V1 + "GenerationConfig", "max_output_tokens"): POSITIVE,
+    (V1 + "GenerationConfig", "candidate_count"): POSITIVE,
+    (V1 + "GenerationConfig", "top_k"): POSITIVE,
+    (V1 + "GenerationConfig", "temperature"): Bounds("must be between 0 and 2", ge=0, le=2),
+    (V1 + "GenerationConfig", "top_p"): Bounds("must be greater than 0 and at most 1", gt=0, le=1),
+}
 
 
 def _label_text_ok(text: str, *, key: bool) -> bool:
@@ -141,6 +164,32 @@ def _labels_rule(value: Any, path: Path, errors: Errors) -> None:
             )
 
 
+# -- The same rules as the fast path's types say them --------------------------------------
+# scripts/generate_request_types.py makes msgspec types of the schema with these as
+# constraints. A form may be narrower than its rule (ASCII-only labels), never wider: a line
+# outside it takes the precise path, which decides and words the report.
+NON_EMPTY_STRINGS = {(V1 + "Part", "text")}  # _text_rule
+# _contents_rule: (message, field, field of its elements) -> the values allowed.
+STRING_CHOICES = {(V1 + "GenerateContentRequest", "contents", "role"): ROLES}
+# _file_data_rule: a gs:// URI that names an object, or an http(s):// one.
+STRING_PATTERNS = {(V1 + "FileData", "file_uri"): r"(?s)\A(?:gs://.*[^/]/.*[^/]|https?://)"}
+# _file_data_rule, _blob_rule: set (neither null nor empty) under one of its spellings.
+REQUIRED_VALUES = {
+    V1 + "FileData": ("mime_type", "file_uri"),
+    V1 + "Blob": ("mime_type", "data"),
+}
+# _request_rule
+REQUIRED_FIELDS = {(V1 + "GenerateContentRequest", "contents")}
+ABSENT_FIELDS = {
+    (V1 + "GenerateContentRequest", "model"),  # _request_rule
+    (V1 + "GenerateContentRequest", "cached_content"),  # _request_rule: not in batch
+}
+# _labels_rule, in ASCII letters only.
+LABEL_MAPS = {(V1 + "GenerateContentRequest", "labels")}
+LABEL_KEY_PATTERN = rf"\A(?!{LINE_LABEL}\Z)[a-z][a-z0-9_-]{{0,{MAX_LABEL_LENGTH - 1}}}\Z"
+LABEL_VALUE_PATTERN = rf"\A[a-z0-9_-]{{0,{MAX_LABEL_LENGTH}}}\Z"
+
+
 MESSAGE_RULES: dict[str, Rule] = {
     V1 + "GenerateContentRequest": _request_rule,
     V1 + "FileData": _file_data_rule,
@@ -150,11 +199,7 @@ FIELD_RULES: dict[tuple[str, str], Rule] = {
     (V1 + "GenerateContentRequest", "contents"): _contents_rule,
     (V1 + "GenerateContentRequest", "labels"): _labels_rule,
     (V1 + "Part", "text"): _text_rule,
-    (V1 + "GenerationConfig", "max_output_tokens"): _positive,
-    (V1 + "GenerationConfig", "candidate_count"): _positive,
-    (V1 + "GenerationConfig", "top_k"): _positive,
-    (V1 + "GenerationConfig", "temperature"): _temperature,
-    (V1 + "GenerationConfig", "top_p"): _top_p,
+    **{field: _bounded(bounds) for field, bounds in FIELD_BOUNDS.items()},
 }
 # The documentation's own sample gives `parts` as one object; the service accepts it.
 SINGLETON_LISTS = {(V1 + "Content", "parts")}

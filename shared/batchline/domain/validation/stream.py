@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import IO, Any
 
+from batchline.domain.json_codec import loads
 from batchline.domain.limits import SERVICE_LIMITS, JobLimits
+from batchline.domain.validation.fast import FAST_ERRORS, UNSET, LineDecoder, line_decoder
+from batchline.domain.validation.keys import KeyIndex, Reread
 from batchline.domain.validation.rules import build_schema
 from batchline.domain.validation.schema import Errors, Schema, describe, render_path
 
@@ -56,6 +60,8 @@ class FileReport:
     notes: list[Issue] = field(default_factory=list)
     max_errors: int = DEFAULT_MAX_ERRORS
     limits: JobLimits = SERVICE_LIMITS
+    # Called once, when the file turns out invalid (the submit step stops staging it).
+    on_first_error: Callable[[], None] | None = field(default=None, repr=False, compare=False)
     _last_line: int | None = field(default=None, repr=False)
 
     @property
@@ -74,6 +80,8 @@ class FileReport:
         if line is not None and line != self._last_line:
             self.invalid_lines += 1
         self._last_line = line
+        if self.error_count == 0 and self.on_first_error is not None:
+            self.on_first_error()
         self.error_count += 1
         if len(self.errors) < self.max_errors:
             self.errors.append(Issue(line, path, message))
@@ -149,30 +157,89 @@ def validate_stream(
     max_errors: int = DEFAULT_MAX_ERRORS,
     on_request: OnRequest | None = None,
     limits: JobLimits = SERVICE_LIMITS,
+    on_first_error: Callable[[], None] | None = None,
 ) -> FileReport:
     """Validate a JSONL requests file read from a binary stream, line by line.
 
     `on_request` sees each valid line as it passes (the submit function stages it); a caller
-    must still check `report.valid` at the end before using what it saw.
+    must still check `report.valid` at the end before using what it saw. `on_first_error`
+    is called once, as soon as the file is known to be invalid.
     """
-    report = FileReport(name=name, max_errors=max_errors, limits=limits)
-    validator = _LineValidator(report, request_schema(), on_request)
+    return _validate(stream, name, max_errors, on_request, limits, line_decoder(), on_first_error)
+
+
+def validate_stream_precisely(
+    stream: IO[bytes],
+    name: str,
+    *,
+    max_errors: int = DEFAULT_MAX_ERRORS,
+    on_request: OnRequest | None = None,
+    limits: JobLimits = SERVICE_LIMITS,
+) -> FileReport:
+    """`validate_stream` with every line on the precise path (the reference the fast path is
+    tested against)."""
+    return _validate(stream, name, max_errors, on_request, limits, None, None)
+
+
+def _validate(
+    stream: IO[bytes],
+    name: str,
+    max_errors: int,
+    on_request: OnRequest | None,
+    limits: JobLimits,
+    fast: LineDecoder | None,
+    on_first_error: Callable[[], None] | None,
+) -> FileReport:
+    report = FileReport(
+        name=name, max_errors=max_errors, limits=limits, on_first_error=on_first_error
+    )
+    keys = KeyIndex(_rereader(stream))
+    validator = _LineValidator(report, request_schema(), on_request, keys)
     check, readline, limit = validator.check, stream.readline, MAX_LINE_BYTES
-    number = size = 0
+    # The fast path runs here, inline: most lines take it, and a call per line shows.
+    camel, either = fast if fast is not None else (None, None)
+    first_use, add = keys.first_use, report.add
+    number = size = accepted = 0
+    fast_since_check = False  # whether a line went the fast way since the last `check`
     while raw := readline(limit + 1):
         number += 1
+        start = size
         size += len(raw)
         if number == 1 and raw.startswith(UTF8_BOM):
             raw = raw[len(UTF8_BOM) :]
             report.notes.append(Issue(1, "", _BOM_NOTE))
         if len(raw) > limit and not raw.endswith(b"\n"):
             size += _skip_rest_of_line(stream)
-            report.add(number, "", f"line is longer than {limit} bytes")
+            add(number, "", f"line is longer than {limit} bytes")
             continue
-        if check(number, raw) is _STOP:
+        if camel is not None and either is not None:
+            try:
+                key = camel(raw).key
+            except FAST_ERRORS:
+                try:
+                    key = either(raw).key
+                except FAST_ERRORS:
+                    key = _REFUSED  # the precise path tells why
+            if key is not _REFUSED:
+                # Valid: only its key can still be wrong.
+                fast_since_check = True
+                if key is not UNSET and (first := first_use(key, number, start)) != number:
+                    add(number, "key", _duplicate_key(key, first))
+                    continue
+                accepted += 1
+                if on_request is not None:
+                    on_request(number, loads(raw))
+                continue
+        if fast_since_check:
+            validator.saw_valid_line()
+            fast_since_check = False
+        if check(number, raw, start) is _STOP:
             drained, lines = _drain(stream)
             size, number = size + drained, number + lines
             break
+    if fast_since_check:
+        validator.saw_valid_line()
+    report.requests += accepted
     report.lines, report.bytes = number, size
     validator.finish()
     if report.bytes == 0:
@@ -183,6 +250,7 @@ def validate_stream(
 
 
 _STOP = object()
+_REFUSED = object()
 
 
 class _NotJsonConstant(ValueError):
@@ -198,14 +266,45 @@ _decoder = json.JSONDecoder(parse_constant=_refuse_constant)
 _scan: Callable[[str, int], tuple[Any, int]] = getattr(_decoder, "scan_once")  # noqa: B009
 
 
+def _rereader(stream: IO[bytes]) -> Reread | None:
+    """How the key index reads a line's key again, when the stream is cheap to seek: bytes in
+    memory or a local file (not a pipe, nor a download that a seek would start again)."""
+    try:
+        cheap = isinstance(stream, io.BytesIO) or (stream.fileno() >= 0 and stream.seekable())
+        base = stream.tell() if cheap else 0
+    except (OSError, ValueError, AttributeError):  # io.UnsupportedOperation is an OSError
+        return None
+    if not cheap:
+        return None
+
+    def key_at(offset: int) -> object:
+        here = stream.tell()
+        try:
+            stream.seek(base + offset)
+            raw = stream.readline(MAX_LINE_BYTES + 1)
+        finally:
+            stream.seek(here)
+        if offset == 0 and raw.startswith(UTF8_BOM):
+            raw = raw[len(UTF8_BOM) :]
+        try:
+            record = json.loads(raw)
+        except ValueError:  # the file changed since: then it is not the same key
+            return None
+        return record.get("key") if type(record) is dict else None
+
+    return key_at
+
+
 class _LineValidator:
     __slots__ = ("cut_short", "first_seen", "keys", "on_request", "report", "schema")
 
-    def __init__(self, report: FileReport, schema: Schema, on_request: OnRequest | None) -> None:
+    def __init__(
+        self, report: FileReport, schema: Schema, on_request: OnRequest | None, keys: KeyIndex
+    ) -> None:
         self.report = report
         self.schema = schema
         self.on_request = on_request
-        self.keys: dict[str, int] = {}
+        self.keys = keys
         self.first_seen = False
         # (index in report.errors, JSON message) of the last line that ended inside a value.
         self.cut_short: tuple[int, str] | None = None
@@ -222,7 +321,12 @@ class _LineValidator:
             f"the last line is truncated: the file ends inside a JSON value ({reason})",
         )
 
-    def check(self, number: int, raw: bytes) -> object:
+    def saw_valid_line(self) -> None:
+        """A line the fast path accepted came since the last `check`."""
+        self.first_seen = True
+        self.cut_short = None
+
+    def check(self, number: int, raw: bytes, offset: int) -> object:
         report = self.report
         try:
             text = raw.decode("utf-8")
@@ -271,10 +375,14 @@ class _LineValidator:
         if len(record) == 2 and "key" in record:
             key = record["key"]
             # A fresh key, the common case, inline; anything else gets its message.
-            if type(key) is not str or not key or self.keys.setdefault(key, number) != number:
-                self._key(number, key, errors)
+            if (
+                type(key) is not str
+                or not key
+                or self.keys.first_use(key, number, offset) != number
+            ):
+                self._key(number, key, errors, offset)
         elif len(record) > 1 or request is None:
-            self._top_level(number, record, errors)
+            self._top_level(number, record, errors, offset)
         if errors:
             for path, message in errors:
                 report.add(number, render_path(path), message)
@@ -285,23 +393,23 @@ class _LineValidator:
                 self.on_request(number, record)
         return None
 
-    def _top_level(self, number: int, record: dict[str, Any], errors: Errors) -> None:
+    def _top_level(self, number: int, record: dict[str, Any], errors: Errors, offset: int) -> None:
         for member, value in record.items():
             if member == "key":
-                self._key(number, value, errors)
+                self._key(number, value, errors, offset)
             elif member != "request":
                 hint = " (the model is chosen per job, not per line)" if member == "model" else ""
                 errors.append(
                     (member, f'unknown member: a line holds "request" and an optional "key"{hint}')
                 )
 
-    def _key(self, number: int, value: Any, errors: Errors) -> None:
+    def _key(self, number: int, value: Any, errors: Errors, offset: int) -> None:
         if type(value) is not str or not value:
             errors.append(("key", f"expected a non-empty string, got {describe(value)}"))
             return
-        first = self.keys.setdefault(value, number)  # repeating it is harmless
+        first = self.keys.first_use(value, number, offset)  # repeating it is harmless
         if first != number:
-            errors.append(("key", f"duplicate key {json.dumps(value)}: first used on line {first}"))
+            errors.append(("key", _duplicate_key(value, first)))
 
     def _bad_json(self, number: int, text: str, exc: json.JSONDecodeError, first: bool) -> object:
         if first and text.startswith("["):
@@ -321,6 +429,10 @@ class _LineValidator:
             message = f"not valid JSON: {reason} at column {exc.colno}"
         self.report.add(number, "", message)
         return None
+
+
+def _duplicate_key(key: str, first: int) -> str:
+    return f"duplicate key {json.dumps(key)}: first used on line {first}"
 
 
 _ARRAY_MESSAGE = (
