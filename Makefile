@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV := $(VENV)/tools/checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 
-.PHONY: install test lint types pytest demo bench clean
+.PHONY: install test lint types pytest demo bench chaos clean
 
 install: $(STAMP)
 
@@ -48,6 +48,10 @@ bench: $(STAMP)
 	@status=0; for name in $(BENCHMARKS); do \
 		echo "== bench/$$name.py"; $(BIN)/python bench/$$name.py || status=1; \
 	done; exit $$status
+
+# The full chaos plan on a local cloud of its own (the small plan runs in `make test`).
+chaos: $(STAMP)
+	$(BIN)/python -m localcloud.chaos --scale full
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -43,7 +43,7 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from localcloud.serving import LocalServer
@@ -193,7 +193,17 @@ def finalized_event(
     )
 
 
-def post(url: str, event: FinalizedEvent, timeout: float) -> int:
+class Postable(Protocol):
+    """What `post` sends: a FinalizedEvent, or any request shaped as one."""
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    @property
+    def body(self) -> bytes: ...
+
+
+def post(url: str, event: Postable, timeout: float) -> int:
     """POST the event; the HTTP status the function answered (an OSError when none came)."""
     request = urllib.request.Request(
         url, data=event.body, headers=dict(event.headers), method="POST"

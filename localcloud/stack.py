@@ -21,7 +21,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,6 +66,9 @@ class Service:
     # When the process started (from /proc): after a reboot the pid may be someone else's,
     # and `down` must not signal that one.
     started: str = ""
+    # How it was started (empty for the Google Cloud CLI's emulators): `restart` reuses them.
+    argv: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def address(self) -> str:
@@ -130,13 +133,16 @@ def settings_environment(hosts: Mapping[str, str]) -> dict[str, str]:
 
 
 def _start_time(pid: int) -> str:
-    """The process's start time in clock ticks since boot ("" when there is no such pid)."""
+    """The process's start time in clock ticks since boot ("" when there is no such pid, or
+    only its zombie: a process that exited and was not collected yet)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return ""
-    # Field 22; the command name (field 2) may hold spaces, so count from its closing ")".
-    return stat.rpartition(")")[2].split()[19]
+    # The command name (field 2) may hold spaces, so count from its closing ")": then come
+    # the state (field 3) and, 19 fields on, the start time (field 22).
+    fields = stat.rpartition(")")[2].split()
+    return "" if fields[0] == "Z" else fields[19]
 
 
 def _alive(service: Service) -> bool:
@@ -176,7 +182,16 @@ def _spawn(name: str, argv: list[str], env: Mapping[str, str], port: int, health
             cwd=REPO,
             start_new_session=True,  # its own process group: `down` stops all it started
         )
-    return Service(name, port, process.pid, str(log_path), health, _start_time(process.pid))
+    return Service(
+        name,
+        port,
+        process.pid,
+        str(log_path),
+        health,
+        _start_time(process.pid),
+        list(argv),
+        dict(env),
+    )
 
 
 def _wait(service: Service, timeout: float) -> None:
@@ -194,8 +209,20 @@ def _python(*args: str) -> list[str]:
     return [sys.executable, *args]
 
 
-def up(*, state_seconds: float = 0.0, tick_seconds: float = 2.0) -> StackState:
-    """Start everything (or fail naming what is missing) and create the resources."""
+def up(
+    *,
+    state_seconds: float = 0.0,
+    tick_seconds: float = 2.0,
+    settings: Mapping[str, str] | None = None,
+    function_wrappers: Mapping[str, Sequence[str]] | None = None,
+) -> StackState:
+    """Start everything (or fail naming what is missing) and create the resources.
+
+    `settings` are BATCHLINE_* values on top of the defaults (shorter leases, smaller
+    per-job limits), seen by the functions and the CLI alike. `function_wrappers` put a
+    command in front of a function's functions-framework command line (the chaos suite's
+    crash points).
+    """
     current = StackState.load()
     if current and all(healthy(s) for s in current.services.values()):
         return current
@@ -256,13 +283,14 @@ def up(*, state_seconds: float = 0.0, tick_seconds: float = 2.0) -> StackState:
         hosts["firestore"] = _start_gcloud_emulator(state, "firestore", start_firestore)
         for name in ("storage", "vertex", "bigquery"):
             _wait(state.services[name], timeout=30)
-        state.environment = settings_environment(hosts)
+        state.environment = {**settings_environment(hosts), **(settings or {})}
         state.save()
         function_ports = {name: free_port() for name in FUNCTIONS}
         for name, entry in FUNCTIONS.items():
             state.services[name] = _spawn(
                 name,
                 [
+                    *(function_wrappers or {}).get(name, ()),
                     str(Path(sys.executable).parent / "functions-framework"),
                     "--source",
                     str(REPO / "functions" / name / "main.py"),
@@ -309,6 +337,25 @@ def up(*, state_seconds: float = 0.0, tick_seconds: float = 2.0) -> StackState:
         down()
         raise
     return state
+
+
+def restart(name: str, timeout: float = 30) -> Service:
+    """Start service `name` again as it was started, on its port, once it is dead (a crash,
+    a kill); the service as recorded now."""
+    state = StackState.load()
+    if state is None or name not in state.services:
+        raise StackError(f"no service {name!r}: start the local cloud with `batchline local up`")
+    service = state.services[name]
+    if not service.argv:
+        raise StackError(f"{name} is not started by the stack and cannot be restarted")
+    _reap(service.pid)
+    if _alive(service):
+        raise StackError(f"{name} (pid {service.pid}) is still running")
+    restarted = _spawn(name, service.argv, service.env, service.port, service.health)
+    state.services[name] = restarted
+    state.save()
+    _wait(restarted, timeout)
+    return restarted
 
 
 def _start_gcloud_emulator(

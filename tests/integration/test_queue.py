@@ -106,3 +106,32 @@ def test_batchline_retry_asks_a_finished_files_failed_lines_again_once(
         v for v in lines if v.get("source_uri") == cloud.source_uri(resource) and "jobs" in v
     ]
     assert view["attempts"] == 2 and [j["attempt"] for j in view["jobs"]] == [1, 2]
+
+
+def test_a_start_that_meets_a_transaction_holding_its_attempt_waits_and_starts(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Firestore emulator answers a write to a document another transaction has read
+    with ABORTED "Transaction lock timeout." after about 2 s (Firestore aborts contended
+    writes likewise): the start looks again instead of failing the tick."""
+    import threading
+
+    from batchline.runtime.clients import firestore_client
+
+    cloud.reconfigure(monkeypatch, BATCHLINE_MAX_RUNNING_JOBS="1")
+    first, second = (cloud.upload(f"lock/{n}.jsonl", one_line(str(n))) for n in (1, 2))
+    assert cloud.deliver_upload(first) == 200 and cloud.deliver_upload(second) == 200
+    (waiting,) = cloud.ledger().list_waiting_jobs()
+    assert waiting.source == ref(second)
+    ledger = cloud.ledger()
+    transaction = firestore_client().transaction()
+    transaction._begin()
+    ledger._job_ref(waiting.attempt_id).get(transaction=transaction)  # holds the document
+    release = threading.Timer(3.0, transaction._rollback)
+    release.start()
+    try:
+        claim = ledger.claim_start(waiting.attempt_id, max_running=2)
+    finally:
+        release.join()
+    assert claim.outcome.name == "CLAIMED"
+    assert ledger.get_job(waiting.attempt_id).state.value == "starting"  # type: ignore[union-attr]

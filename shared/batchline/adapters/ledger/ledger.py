@@ -26,10 +26,10 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final
 
-from batchline.adapters.ledger.attempts import AWAITING_NOTIFICATION, AttemptStore, NewAttempt
+from batchline.adapters.ledger.attempts import AWAITING_NOTIFICATION, AttemptStore
 from batchline.adapters.ledger.errors import UnknownSource
 from batchline.adapters.ledger.leases import Lease
-from batchline.adapters.ledger.records import ClaimResult, SourceRecord
+from batchline.adapters.ledger.records import ClaimResult, NewAttempt, SourceRecord
 from batchline.domain.states import (
     SOURCE_TERMINAL,
     JobState,

@@ -9,6 +9,8 @@ ledger manages itself all use that table.
 - A job document (`<collection>-parts/<sha256 of source, part and attempt>`) per attempt at a
   part: one Vertex AI job, known before the job exists (it waits `queued`), with its input,
   its state and the Vertex state beside it, its totals and its claims.
+
+Beside them, the values of starting an attempt: NewAttempt (one to queue) and StartClaim.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Final
 
-from batchline.domain.states import JobState, SourceRef, SourceState
+from batchline.domain.states import JobState, SourceRef, SourceState, attempt_document_id
 from batchline.domain.totals import JobTotals
 
 __all__ = [
@@ -204,3 +207,43 @@ class ClaimResult:
 
     claimed: bool
     record: SourceRecord
+
+
+class StartOutcome(StrEnum):
+    CLAIMED = "claimed"  # this caller creates the job
+    NOT_DUE = "not due"  # backing off, claimed by a live caller, or started already
+    FULL = "full"  # the running-jobs cap is reached: nothing more starts now
+
+
+@dataclass(frozen=True, slots=True)
+class StartClaim:
+    outcome: StartOutcome
+    job: JobRecord | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewAttempt:
+    """An attempt to queue: which part, which attempt, what its job reads and writes."""
+
+    part: int
+    attempt: int
+    input_uris: tuple[str, ...]
+    index_name: str
+    output_prefix: str
+    # The previous attempt's lines it asks again: failed ones, and ones never answered.
+    asks_failed: int = 0
+    asks_missing: int = 0
+
+    def record(self, source: SourceRef, model: str) -> JobRecord:
+        return JobRecord(
+            attempt_id=attempt_document_id(source, self.part, self.attempt),
+            source_uri=source.uri,
+            source_id=source.document_id,
+            part=self.part,
+            attempt=self.attempt,
+            state=JobState.QUEUED,
+            input_uris=self.input_uris,
+            index_name=self.index_name,
+            output_prefix=self.output_prefix,
+            model=model,
+        )

@@ -4,7 +4,9 @@ The library would retry an aborted commit at once, and contenders that aborted t
 collide again in lockstep. Here each try runs on a transaction of its own (max_attempts=1) and
 the tries are spaced by api_core's exponential backoff with full jitter, which spreads them.
 An abort during the reads surfaces as Aborted; one at commit as the library's ValueError
-wrapping Aborted: both are contention.
+wrapping Aborted: both are contention. Contention that outlasts the timeout is a
+LedgerContention, a TransientError: the event is delivered again later, with one warning
+line and no stack trace.
 """
 
 from __future__ import annotations
@@ -16,13 +18,19 @@ if TYPE_CHECKING:
     from google.cloud.firestore import Client as FirestoreClient
     from google.cloud.firestore import Transaction
 
-__all__ = ["CONTENTION_TIMEOUT_SECONDS", "run_transaction"]
+from batchline.domain.errors import TransientError
+
+__all__ = ["CONTENTION_TIMEOUT_SECONDS", "LedgerContention", "run_transaction"]
 
 # How long a transaction keeps trying under contention before the failure propagates (and the
 # event is retried by the platform).
 CONTENTION_TIMEOUT_SECONDS = 30.0
 
 _T = TypeVar("_T")
+
+
+class LedgerContention(TransientError):
+    """Other attempts kept the same ledger documents busy past the contention timeout."""
 
 
 def _contention(exc: Exception) -> bool:
@@ -33,8 +41,14 @@ def _contention(exc: Exception) -> bool:
     )
 
 
-def run_transaction(client: FirestoreClient, work: Callable[[Transaction], _T]) -> _T:
-    """Run `work` in a Firestore transaction, again (on a new one) while it meets contention."""
+def run_transaction(
+    client: FirestoreClient,
+    work: Callable[[Transaction], _T],
+    timeout: float = CONTENTION_TIMEOUT_SECONDS,
+) -> _T:
+    """Run `work` in a Firestore transaction, again (on a new one) while it meets contention,
+    for up to `timeout` seconds; LedgerContention after that."""
+    from google.api_core.exceptions import RetryError
     from google.api_core.retry import Retry
     from google.cloud.firestore import transactional
 
@@ -47,7 +61,12 @@ def run_transaction(client: FirestoreClient, work: Callable[[Transaction], _T]) 
         initial=0.05,
         maximum=1.0,
         multiplier=2.0,
-        timeout=CONTENTION_TIMEOUT_SECONDS,
+        timeout=timeout,
     )
-    result: _T = retry(attempt)()
+    try:
+        result: _T = retry(attempt)()
+    except RetryError as exc:
+        if isinstance(exc.cause, Exception) and _contention(exc.cause):
+            raise LedgerContention(f"the ledger stayed contended for {timeout:.0f} s") from exc
+        raise
     return result

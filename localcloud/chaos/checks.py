@@ -1,0 +1,218 @@
+"""What must hold once the chaos has passed, each as a named check that passes or fails.
+
+For every generation written: exactly one notification, of the outcome its content calls
+for; a valid one has exactly one row per line in predictions_latest and no row twice in
+predictions; an invalid one has its report naming the bad lines, no job and no row. For
+every part: one Vertex AI job per attempt, never two. For the suite: no ledger record or
+notification it did not cause, every kill done and its function restarted, every malformed
+event acknowledged with an error line naming it, every injected fault used, every service
+alive, and no stack trace in the functions' logs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from localcloud.chaos.plan import FAILED, REJECTED, SUCCEEDED, Upload
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One check's verdict; `detail` says what was found when it failed."""
+
+    name: str
+    passed: bool
+    detail: str = ""
+
+
+@dataclass
+class Verdicts:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def check(self, name: str, passed: bool, detail: object = "") -> None:
+        self.outcomes.append(Outcome(name, bool(passed), "" if passed else str(detail)))
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [outcome for outcome in self.outcomes if not outcome.passed]
+
+    def summary(self) -> str:
+        total, failed = len(self.outcomes), len(self.failed)
+        return f"{total} checks, {total - failed} passed, {failed} failed"
+
+
+@dataclass(frozen=True)
+class Written:
+    """A generation the suite wrote (or, for the gone object, only announced)."""
+
+    upload: Upload
+    bucket: str
+    generation: int
+
+    @property
+    def uri(self) -> str:
+        return f"gs://{self.bucket}/{self.upload.name}#{self.generation}"
+
+
+@dataclass(frozen=True)
+class Notified:
+    attributes: Mapping[str, str]
+    body: Mapping[str, Any]
+
+
+def notifications_by_uri(received: Iterable[Notified]) -> dict[str, list[Notified]]:
+    found: dict[str, list[Notified]] = defaultdict(list)
+    for notification in received:
+        found[str(notification.body.get("source_uri", ""))].append(notification)
+    return found
+
+
+def check_notifications(
+    verdicts: Verdicts, written: Sequence[Written], received: Sequence[Notified]
+) -> None:
+    by_uri = notifications_by_uri(received)
+    for item in written:
+        got = by_uri.get(item.uri, [])
+        events = [n.body.get("event") for n in got]
+        expected = item.upload.outcome
+        ok = events == [expected]
+        if ok and expected == SUCCEEDED:
+            counts = got[0].body.get("counts", {})
+            ok = counts.get("succeeded") == item.upload.lines
+            events = [f"{expected} with counts {counts}"]
+        elif ok and expected == REJECTED:
+            ok = got[0].body.get("error_count") == len(item.upload.error_lines)
+            events = [f"{expected} with error_count {got[0].body.get('error_count')}"]
+        verdicts.check(f"one {expected} notification for {item.uri!r}", ok, events)
+    strays = sorted(set(by_uri) - {item.uri for item in written})
+    verdicts.check("no notification for a generation the suite did not write", not strays, strays)
+
+
+def check_ledger(verdicts: Verdicts, written: Sequence[Written], ledger: Any) -> None:
+    final = {SUCCEEDED: "loaded", REJECTED: "rejected", FAILED: "failed"}
+    for item in written:
+        bucket, name = item.bucket, item.upload.name
+        records = {r.source.generation: r for r in ledger.find_sources(bucket, name)}
+        record = records.get(item.generation)
+        state = (record.state.value, record.notified_time is not None) if record else None
+        expected = (final[item.upload.outcome], True)
+        verdicts.check(f"{item.uri!r} final and notified in the ledger", state == expected, state)
+    known = {item.uri for item in written}
+    listed = sorted(record.source.uri for record in ledger.list_sources(limit=10_000))
+    strays = [uri for uri in listed if uri not in known]
+    verdicts.check("no ledger record for an event that names no written object", not strays, strays)
+
+
+def check_rows(verdicts: Verdicts, written: Sequence[Written], query: Any, dataset: str) -> None:
+    """Exactly one row per line in predictions_latest, none twice in predictions."""
+    latest = {
+        row["source_uri"]: row
+        for row in query(
+            "SELECT source_uri, COUNT(*) AS n, COUNT(DISTINCT input_line) AS lines, "
+            "MIN(input_line) AS first, MAX(input_line) AS last, "
+            "COUNTIF(status = 'SUCCEEDED') AS succeeded "
+            f"FROM {dataset}.predictions_latest GROUP BY source_uri"
+        )
+    }
+    for item in written:
+        row = latest.get(item.uri)
+        found = (
+            (row["n"], row["lines"], row["first"], row["last"], row["succeeded"]) if row else None
+        )
+        if item.upload.outcome == SUCCEEDED:
+            lines = item.upload.lines
+            expected: tuple[int, ...] | None = (lines, lines, 1, lines, lines)
+            name = f"{item.uri!r}: rows 1..{lines} once each, all SUCCEEDED"
+        else:
+            expected, name = None, f"{item.uri!r}: no row"
+        verdicts.check(name, found == expected, f"(rows, lines, first, last, succeeded)={found}")
+    twice = list(
+        query(
+            "SELECT source_uri, input_line, attempt, COUNT(*) AS n "
+            f"FROM {dataset}.predictions GROUP BY source_uri, input_line, attempt "
+            "HAVING COUNT(*) > 1 LIMIT 20"
+        )
+    )
+    verdicts.check(
+        "no (source_uri, input_line, attempt) loaded twice into predictions",
+        not twice,
+        [dict(row) for row in twice],
+    )
+
+
+def check_jobs(verdicts: Verdicts, written: Sequence[Written], jobs: Sequence[Any]) -> None:
+    """One Vertex AI job per part and attempt; none for a file that was not valid."""
+    made = Counter(
+        tuple(job.labels.get(f"batchline_{key}") for key in ("source", "part", "attempt"))
+        for job in jobs
+    )
+    for item in written:
+        key = _source_label(item)
+        mine = {k: n for k, n in made.items() if k[0] == key}
+        if item.upload.outcome != SUCCEEDED:
+            verdicts.check(f"{item.uri!r}: no Vertex AI job", not mine, mine)
+            continue
+        for part in range(1, item.upload.parts + 1):
+            attempts = {k[2]: n for k, n in mine.items() if k[1] == str(part)}
+            ok = bool(attempts) and "1" in attempts and set(attempts.values()) == {1}
+            verdicts.check(f"{item.uri!r} part {part}: one job per attempt", ok, attempts)
+
+
+def _source(item: Written) -> Any:
+    from batchline.domain.states import SourceRef
+
+    return SourceRef(item.bucket, item.upload.name, item.generation)
+
+
+def _source_label(item: Written) -> str:
+    """The batchline_source label of the file's jobs (steps.start.job_labels)."""
+    return str(_source(item).document_id[:40])
+
+
+def check_reports(
+    verdicts: Verdicts, written: Sequence[Written], reports_prefix: str, read: Any
+) -> None:
+    """Each rejection's JSON report names exactly the bad lines (`read(bucket, name)`)."""
+    from batchline.domain.reports import report_names
+
+    for item in written:
+        if item.upload.outcome != REJECTED:
+            continue
+        name = report_names(reports_prefix, _source(item)).json
+        try:
+            report = json.loads(read(item.bucket, name))
+            lines: object = tuple(sorted({error["line"] for error in report["errors"]}))
+        except Exception as exc:  # a missing or unreadable report fails this check
+            lines = f"no readable report gs://{item.bucket}/{name}: {exc!r}"
+        verdicts.check(
+            f"{item.uri!r}: the report names lines {list(item.upload.error_lines)}",
+            lines == item.upload.error_lines,
+            lines,
+        )
+
+
+def log_lines(path: Path) -> list[dict[str, Any]]:
+    """A function's JSON log lines (other lines, such as the kill notes, left out)."""
+    found = []
+    for line in path.read_text(errors="replace").splitlines():
+        if line.startswith("{"):
+            try:
+                found.append(json.loads(line))
+            except ValueError:
+                continue
+    return found
+
+
+def check_logs(verdicts: Verdicts, logs: Mapping[str, Path]) -> None:
+    for name, path in logs.items():
+        traces = [line for line in log_lines(path) if line.get("stack_trace")]
+        verdicts.check(
+            f"no stack trace in the {name} function's log",
+            not traces,
+            [f"{line.get('message')}: {str(line['stack_trace'])[-300:]}" for line in traces[:3]],
+        )

@@ -1,0 +1,140 @@
+"""The chaos suite's own parts, without a local cloud: a kill switch fires once per point
+and kills its whole process group; the checks fail on what they must catch."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from localcloud.chaos import checks, plan
+from localcloud.chaos.checks import Notified, Verdicts, Written
+
+pytestmark = pytest.mark.unit
+
+SWITCH = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from localcloud.chaos.crashing import KillSwitch
+    switch = KillSwitch("submit", ["after_create"], Path(sys.argv[1]))
+    switch.reached("checking", "not armed: nothing happens")
+    switch.reached("after_create", "projects/p/locations/l/batchPredictionJobs/1")
+    print("survived")
+    """
+)
+
+
+def test_a_kill_point_kills_the_process_group_once_then_lets_it_live(tmp_path: Path) -> None:
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", SWITCH, str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            start_new_session=True,  # its own group: the kill must not reach pytest
+            check=False,
+        )
+
+    first = run()
+    assert first.returncode == -signal.SIGKILL and "survived" not in first.stdout
+    assert "chaos: killing submit at after_create" in first.stderr
+    assert (tmp_path / "submit.after_create").exists()
+    again = run()
+    assert again.returncode == 0 and "survived" in again.stdout
+
+
+def test_an_unknown_kill_point_is_refused(tmp_path: Path) -> None:
+    from localcloud.chaos.crashing import KillSwitch
+
+    with pytest.raises(ValueError, match="unknown kill points"):
+        KillSwitch("poll", ["during_lunch"], tmp_path)
+
+
+def written(upload: plan.Upload, generation: int = 7) -> Written:
+    return Written(upload, "in", generation)
+
+
+def notified(item: Written, event: str, **body: object) -> Notified:
+    return Notified({"event": event}, {"source_uri": item.uri, "event": event, **body})
+
+
+def test_two_notifications_for_one_generation_fail_the_check() -> None:
+    item = written(plan.valid("a.jsonl", 3))
+    once = notified(item, plan.SUCCEEDED, counts={"succeeded": 3})
+    verdicts = Verdicts()
+    checks.check_notifications(verdicts, [item], [once])
+    assert not verdicts.failed
+    checks.check_notifications(verdicts, [item], [once, once])
+    assert [o.name for o in verdicts.failed] == [
+        "one job.succeeded notification for 'gs://in/a.jsonl#7'"
+    ]
+    assert verdicts.summary() == "4 checks, 3 passed, 1 failed"
+
+
+def test_a_notification_for_a_generation_never_written_fails_the_check() -> None:
+    item = written(plan.valid("a.jsonl", 1))
+    stray = notified(written(plan.valid("a.jsonl", 1), generation=8), plan.SUCCEEDED)
+    verdicts = Verdicts()
+    checks.check_notifications(
+        verdicts, [item], [notified(item, plan.SUCCEEDED, counts={"succeeded": 1}), stray]
+    )
+    assert [o.name for o in verdicts.failed] == [
+        "no notification for a generation the suite did not write"
+    ]
+
+
+def test_a_missing_or_doubled_row_fails_the_row_checks() -> None:
+    item = written(plan.valid("a.jsonl", 3))
+    rejected = written(plan.with_errors("bad.jsonl", 3, {2: b"{"}))
+
+    def query(rows: list[dict[str, object]], twice: list[dict[str, object]]) -> object:
+        return lambda sql: twice if "HAVING" in sql else rows
+
+    whole = {"source_uri": item.uri, "n": 3, "lines": 3, "first": 1, "last": 3, "succeeded": 3}
+    verdicts = Verdicts()
+    checks.check_rows(verdicts, [item, rejected], query([whole], []), "d")
+    assert not verdicts.failed and len(verdicts.outcomes) == 3
+    gap = {**whole, "n": 2, "lines": 2, "last": 2, "succeeded": 2}
+    stray = {**whole, "source_uri": rejected.uri}
+    doubled = [{"source_uri": item.uri, "input_line": 2, "attempt": 1, "n": 2}]
+    verdicts = Verdicts()
+    checks.check_rows(verdicts, [item, rejected], query([gap, stray], doubled), "d")
+    assert len(verdicts.failed) == 3
+
+
+def test_a_second_job_for_a_part_fails_the_job_check() -> None:
+    from dataclasses import dataclass
+
+    @dataclass
+    class Job:
+        labels: dict[str, str]
+
+    item = written(plan.valid("split.jsonl", plan.MAX_REQUESTS_PER_JOB + 1))
+    label = checks._source_label(item)
+    one = [
+        Job({"batchline_source": label, "batchline_part": str(p), "batchline_attempt": "1"})
+        for p in (1, 2)
+    ]
+    verdicts = Verdicts()
+    checks.check_jobs(verdicts, [item], one)
+    assert not verdicts.failed and len(verdicts.outcomes) == 2
+    verdicts = Verdicts()
+    checks.check_jobs(verdicts, [item], [*one, one[1]])
+    assert [o.name for o in verdicts.failed] == [f"{item.uri!r} part 2: one job per attempt"]
+
+
+def test_the_plans_hold_dozens_of_files_of_every_kind() -> None:
+    full, small = plan.uploads("full"), plan.uploads("small")
+    assert len(full) >= 40 and 10 <= len(small) < len(full)
+    for uploads in (full, small):
+        outcomes = {u.outcome for u in uploads}
+        assert outcomes == {plan.SUCCEEDED, plan.REJECTED}
+        assert any(u.parts > 1 for u in uploads), "one file split into parts"
+        assert any(u.wave == 2 for u in uploads), "one name written twice"
+        assert any(u.data.startswith(b"\xef\xbb\xbf") for u in uploads)
+    assert any(len(u.name.encode()) == 1023 for u in full)
