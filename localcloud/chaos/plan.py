@@ -28,7 +28,7 @@ class Upload:
 
     `lines` is the number of requests (rows expected when it succeeds); `error_lines` the
     lines its rejection report must name; `wave` 2 is written once wave 1's generation of the
-    same name is under way.
+    same name is under way; `wave` 3 is a probe (see `probe`).
     """
 
     name: str
@@ -71,6 +71,13 @@ def _sample(name: str, sample: str, outcome: str, lines: int) -> Upload:
         errors = json.loads((SAMPLES / "broken_requests.expected.json").read_text())["errors"]
         expected = tuple(sorted({error["line"] for error in errors}))
     return Upload(name, (SAMPLES / sample).read_bytes(), outcome, lines, expected)
+
+
+def probe(number: int, parts: int) -> Upload:
+    """A file of `parts` parts written once everything else settled, while a kill point has
+    not been reached (which steps meet which calls depends on timing): with the running-jobs
+    cap free, its submit creates the first part's job and poll ticks the rest."""
+    return valid(f"chaos/probes/{number}.jsonl", parts * MAX_REQUESTS_PER_JOB, wave=3)
 
 
 def uploads(scale: str) -> list[Upload]:

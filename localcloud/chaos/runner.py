@@ -21,7 +21,7 @@ from typing import Any
 from localcloud import stack
 from localcloud.chaos import attacks, checks
 from localcloud.chaos.checks import Notified, Verdicts, Written
-from localcloud.chaos.plan import FAILED, MAX_REQUESTS_PER_JOB, Upload, uploads
+from localcloud.chaos.plan import FAILED, MAX_REQUESTS_PER_JOB, Upload, probe, uploads
 
 SETTINGS = {
     "BATCHLINE_SUBMIT_LEASE_SECONDS": "8",
@@ -40,6 +40,8 @@ KILLS = {
     "complete": ("writing", "after_load", "notifying"),
 }
 TIMEOUTS = {"small": 300.0, "full": 900.0}
+# Probe files written at most, one at a time, while a kill point has not fired.
+MAX_PROBES = 3
 # After the last expected notification: time for a duplicate to show itself (two lapsed
 # notification leases and a few poll ticks).
 QUIET_SECONDS = 12.0
@@ -211,6 +213,16 @@ def _all_final(ledger: Any, written: Sequence[Written]) -> bool:
     return True
 
 
+def _unfired(marks: Path) -> list[str]:
+    """The armed kill points that no function has reached yet."""
+    return [
+        f"{function}.{point}"
+        for function, points in KILLS.items()
+        for point in points
+        if not (marks / f"{function}.{point}").exists()
+    ]
+
+
 def _wait_for(condition: Callable[[], bool], deadline: float, every: float = 1.0) -> bool:
     while time.monotonic() < deadline:
         if condition():
@@ -302,6 +314,17 @@ def _attack_and_check(
         return notified == len(expected) and _all_final(ledger, every)
 
     settled = _wait_for(settled_now, deadline, 2.0)
+    for number in range(1, MAX_PROBES + 1):
+        unfired = _unfired(folder / "kills")
+        if not settled or not unfired:
+            break
+        # More parts than the cap takes: submit starts the first, poll the ones after.
+        written_probe = _write(probe(number, int(SETTINGS["BATCHLINE_MAX_RUNNING_JOBS"]) + 2))
+        every.append(written_probe)
+        expected.add(written_probe.uri)
+        progress.expected = len(expected)
+        say(f"not reached yet: {', '.join(unfired)}; wrote {written_probe.upload.name}")
+        settled = _wait_for(settled_now, deadline, 2.0)
     say(f"{'settled' if settled else 'NOT settled'} after {time.monotonic() - started:.0f} s")
     time.sleep(QUIET_SECONDS)
     for worker in (duplicator, supervisor, collector):

@@ -138,3 +138,23 @@ def test_the_plans_hold_dozens_of_files_of_every_kind() -> None:
         assert any(u.wave == 2 for u in uploads), "one name written twice"
         assert any(u.data.startswith(b"\xef\xbb\xbf") for u in uploads)
     assert any(len(u.name.encode()) == 1023 for u in full)
+
+
+def test_the_points_not_reached_are_those_without_a_marker(tmp_path: Path) -> None:
+    from localcloud.chaos import runner
+
+    (tmp_path / "submit.writing").write_text("{}")
+    (tmp_path / "poll.checking").write_text("{}")
+    unfired = runner._unfired(tmp_path)
+    assert "submit.writing" not in unfired and "poll.checking" not in unfired
+    assert "submit.after_create" in unfired
+    assert len(unfired) == sum(len(points) for points in runner.KILLS.values()) - 2
+
+
+def test_a_probe_has_more_parts_than_the_cap_takes() -> None:
+    from localcloud.chaos import runner
+
+    cap = int(runner.SETTINGS["BATCHLINE_MAX_RUNNING_JOBS"])
+    probe = plan.probe(1, cap + 2)
+    assert probe.parts == cap + 2 and probe.outcome == plan.SUCCEEDED and probe.wave == 3
+    assert probe.data.count(b"\n") == probe.lines == (cap + 2) * plan.MAX_REQUESTS_PER_JOB
