@@ -246,17 +246,21 @@ def test_an_unknown_model_is_reported_not_retried(cloud: Cloud) -> None:
 def test_a_refused_job_creation_leaves_the_part_queued_and_a_tick_starts_it(
     cloud: Cloud, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cloud.reconfigure(monkeypatch, BATCHLINE_START_BACKOFF_SECONDS="0.2")
+    # Long enough that the first tick surely comes within it, even on a loaded machine.
+    backoff = 4.0
+    cloud.reconfigure(monkeypatch, BATCHLINE_START_BACKOFF_SECONDS=str(backoff))
     cloud.vertex_server.set_faults(create_503=1, pending_seconds=3600)
     resource = cloud.upload("busy.jsonl", lines(text("hi")))
     assert cloud.deliver_upload(resource) == 200, "queued: no event is retried for it"
+    refused = time.monotonic()
     assert cloud.vertex_jobs() == []
     (waiting,) = cloud.ledger().list_jobs_for_source(_ref(resource))
     assert waiting.state == JobState.QUEUED and waiting.start_failures == 1
     assert "503" in waiting.extra["last_start_error"]
     assert cloud.deliver_tick() == 200
+    assert time.monotonic() - refused < backoff, "the tick came within the backoff"
     assert cloud.vertex_jobs() == [], "not before its backoff"
-    time.sleep(0.3)
+    time.sleep(max(0.0, refused + backoff + 0.2 - time.monotonic()))
     assert cloud.deliver_tick() == 200
     assert len(cloud.vertex_jobs()) == 1
     assert cloud.ledger().get_source(_ref(resource)).state == SourceState.SUBMITTED
