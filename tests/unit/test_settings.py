@@ -71,6 +71,8 @@ def test_env_var_list_is_exactly_the_contract() -> None:
         "BATCHLINE_START_LEASE_SECONDS",
         "BATCHLINE_START_BACKOFF_SECONDS",
         "BATCHLINE_PRICES",
+        "BATCHLINE_MAX_FILE_COST_USD",
+        "BATCHLINE_DAILY_BUDGET_USD",
     }
     assert len(ENV_VARS) == len(set(ENV_VARS))
     assert set(REQUIRED_ENV_VARS).isdisjoint(OPTIONAL_ENV_VARS)
@@ -210,3 +212,18 @@ def test_settings_are_frozen() -> None:
     settings = Settings.from_env(REQUIRED)
     with pytest.raises(AttributeError):
         settings.model = "other"  # type: ignore[misc]
+
+
+def test_cost_limits_are_unset_by_default_and_read_as_usd() -> None:
+    defaults = Settings.from_env(REQUIRED)
+    assert (defaults.max_file_cost_usd, defaults.daily_budget_usd) == (None, None)
+    limited = Settings.from_env(
+        {**REQUIRED, "BATCHLINE_MAX_FILE_COST_USD": "12.5", "BATCHLINE_DAILY_BUDGET_USD": "100"}
+    )
+    assert (limited.max_file_cost_usd, limited.daily_budget_usd) == (12.5, 100.0)
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "lots"])
+def test_a_bad_cost_limit_is_refused_naming_the_variable(value: str) -> None:
+    with pytest.raises(SettingsError, match="BATCHLINE_DAILY_BUDGET_USD"):
+        Settings.from_env({**REQUIRED, "BATCHLINE_DAILY_BUDGET_USD": value})
