@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from batchline.domain.pricing import Rates
 from batchline.runtime.settings import (
     DEFAULT_PRICES,
     ENV_VARS,
@@ -227,3 +228,22 @@ def test_cost_limits_are_unset_by_default_and_read_as_usd() -> None:
 def test_a_bad_cost_limit_is_refused_naming_the_variable(value: str) -> None:
     with pytest.raises(SettingsError, match="BATCHLINE_DAILY_BUDGET_USD"):
         Settings.from_env({**REQUIRED, "BATCHLINE_DAILY_BUDGET_USD": value})
+
+
+def test_overrides_take_the_new_optional_fields_and_merge_model_by_model() -> None:
+    overrides = {
+        "gemini-3.5-flash": {
+            "input_per_million": 1.0,
+            "output_per_million": 5.0,
+            "long_context_threshold": 128_000,
+            "long_context_input_per_million": 2.0,
+            "long_context_output_per_million": 10.0,
+        }
+    }
+    settings = Settings.from_env({**REQUIRED, "BATCHLINE_PRICES": json.dumps(overrides)})
+    price = settings.prices["gemini-3.5-flash"]
+    assert price.rates(long_context=True) == Rates(
+        input_per_million=2.0, cached_input_per_million=0.2, output_per_million=10.0
+    )
+    assert price.rates().cached_input_per_million == pytest.approx(0.1)
+    assert settings.prices["gemini-3.5-flash-lite"] == DEFAULT_PRICES["gemini-3.5-flash-lite"]

@@ -200,8 +200,18 @@ class Announcer:
                 "output": totals.output_tokens,
                 "thoughts": totals.thoughts_tokens,
                 "total": totals.total_tokens,
+                "cached": totals.cached_tokens,
+                "tool_use_prompt": totals.tool_use_prompt_tokens,
+                "long_context_prompt": totals.long_context_prompt_tokens,
+                "long_context_requests": totals.long_context_requests,
             },
             "estimated_cost_usd": cost.usd,
+            # The estimate by kind of token (null when the model has no price).
+            "estimated_cost_split_usd": {
+                "input": cost.input_usd,
+                "cached_input": cost.cached_input_usd,
+                "output": cost.output_usd,
+            },
             "table": self.predictions_table,
             "jobs_table": self.jobs_table,
             "received_time": record.created_time,
