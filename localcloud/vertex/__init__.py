@@ -106,6 +106,10 @@ What it covers
   refresh, output_location), with vertexai.init(api_endpoint=URL, api_transport="rest",
   credentials=AnonymousCredentials()). That SDK's `has_ended` leaves out EXPIRED and
   PARTIALLY_SUCCEEDED (google-cloud-aiplatform's jobs._JOB_COMPLETE_STATES): poll on `state`.
+  And google-genai's `client.batches` (create, get, list) with
+  genai.Client(vertexai=True, credentials=Credentials(token="local"),
+  http_options=HttpOptions(base_url=URL)): it refuses AnonymousCredentials (it refreshes
+  them), a fixed bearer token goes through.
 
 What it does not cover
 - BigQuery input or output, other instances formats, non-Gemini models, model parameters,
