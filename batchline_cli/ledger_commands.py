@@ -1,5 +1,6 @@
-"""`batchline jobs` (the ledger: files, their attempts, how long jobs have waited) and
-`batchline retry` (another attempt at a file's failed lines, on demand)."""
+"""`batchline jobs` (the ledger: files, their attempts, how long jobs have waited),
+`batchline retry` (another attempt at a file's failed lines, on demand) and `batchline release`
+(submit a file the budget guard held)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,18 @@ def add_parsers(commands: Any) -> None:
     )
     retry.add_argument("uri", metavar="gs://BUCKET/OBJECT[#GENERATION]")
     retry.set_defaults(handler=_cmd_retry)
+
+    release = commands.add_parser(
+        "release",
+        help="submit a file held over a cost limit",
+        description=(
+            "Submit a file the budget guard held (over BATCHLINE_MAX_FILE_COST_USD or the day's "
+            "BATCHLINE_DAILY_BUDGET_USD), past both limits: a release is an approval. Its "
+            "estimate counts in today's spend. A repeated release does nothing and says so."
+        ),
+    )
+    release.add_argument("uri", metavar="gs://BUCKET/OBJECT[#GENERATION]")
+    release.set_defaults(handler=_cmd_release)
 
 
 def _cmd_jobs(args: argparse.Namespace) -> int:
@@ -143,21 +156,10 @@ def _cmd_retry(args: argparse.Namespace) -> int:
     from batchline.steps.resume import ResumeWriter
 
     out = console()
-    target = _parse(args.uri)
-    if target is None:
-        out.print(f"batchline retry: expected gs://BUCKET/OBJECT[#GENERATION], got {args.uri}")
-        return EXIT_USAGE
-    bucket, name, generation = target
     ledger = wiring.ledger()
-    known = [
-        record
-        for record in ledger.find_sources(bucket, name)
-        if generation is None or record.source.generation == generation
-    ]
-    if not known:
-        out.print(f"batchline retry: the ledger knows no upload {args.uri}")
-        return EXIT_FAILED
-    record = known[0]
+    record = _newest_upload(out, "retry", args.uri, ledger)
+    if isinstance(record, int):
+        return record
     if record.state not in (SourceState.LOADED, SourceState.FAILED):
         # A repeated retry, or a file still at work: nothing to do (yet).
         out.print(f"{record.source.uri} is {record.state}: not finished, nothing to retry now")
@@ -178,6 +180,39 @@ def _cmd_retry(args: argparse.Namespace) -> int:
     for attempt in attempts:
         out.print(f"queued attempt {attempt.attempt} at part {attempt.part} of {record.source.uri}")
     return EXIT_VALID
+
+
+def _cmd_release(args: argparse.Namespace) -> int:
+    use_target()
+    from batchline.runtime import wiring
+
+    out = console()
+    releaser = wiring.releaser()
+    found = _newest_upload(out, "release", args.uri, releaser.ledger)
+    if isinstance(found, int):
+        return found
+    result = releaser.release(found)
+    out.print(result.message, markup=False, highlight=False)
+    return EXIT_VALID
+
+
+def _newest_upload(out: Any, command: str, uri: str, ledger: Any) -> Any:
+    """The ledger's record of the upload `uri` names (its newest generation unless it names
+    one), or the exit status after saying why there is none."""
+    target = _parse(uri)
+    if target is None:
+        out.print(f"batchline {command}: expected gs://BUCKET/OBJECT[#GENERATION], got {uri}")
+        return EXIT_USAGE
+    bucket, name, generation = target
+    known = [
+        record
+        for record in ledger.find_sources(bucket, name)
+        if generation is None or record.source.generation == generation
+    ]
+    if not known:
+        out.print(f"batchline {command}: the ledger knows no upload {uri}")
+        return EXIT_FAILED
+    return known[0]
 
 
 def _parse(uri: str) -> tuple[str, str, int | None] | None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from batchline.domain.validation import FileReport, validate_stream
-from batchline_cli import ledger_commands
+from batchline_cli import estimate_command, ledger_commands
 from batchline_cli.console import (
     EXIT_FAILED,
     EXIT_INVALID,
@@ -293,6 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS")
     submit.set_defaults(handler=_cmd_submit)
 
+    estimate_command.add_parser(commands)
     ledger_commands.add_parsers(commands)
 
     query = commands.add_parser("query", help="run GoogleSQL against the warehouse")

@@ -6,6 +6,10 @@ settings, keys), then prints, as medians of interleaved rounds of CPU time:
 - the validator's time divided by the time to read the file and `json.loads` every line
   (target: at most 0.8x, validating faster than the standard library merely parses), and
   divided by the time to read it and `orjson.loads` every line (for information);
+- validating and estimating (`batchline estimate`: the tally, then estimate_file) divided by
+  validating with the tally's two ways in made no-ops (target: at most 1.10x: the estimate
+  adds at most 10% to validation; the no-ops' calls stay in the baseline, a few percent of the
+  tally's cost), as medians of 9 interleaved rounds;
 - the key index's memory per distinct key at 1,000,000 keys, for a file (keys read again
   from it on a hash match; target: at most 40 bytes) and for a pipe (keys copied);
 - the validator's peak resident memory for the file and for one three times larger, with
@@ -23,11 +27,14 @@ import subprocess
 import sys
 import tempfile
 import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from measure import Figure, interleaved_medians, orjson_only, parse_only, report
 
 RATIO_TARGET = 0.8
+ESTIMATE_RATIO_TARGET = 1.10
 KEY_BYTES_TARGET = 40.0
 MEMORY_TARGET_MB = 150.0
 KEYS_MEASURED = 1_000_000
@@ -128,6 +135,38 @@ def validate(path: Path) -> None:
         raise SystemExit(f"benchmark file unexpectedly invalid: {report.errors[:3]}")
 
 
+def validate_and_estimate(path: Path) -> None:
+    """What `batchline estimate` does: validate (tallying the input), then price the tally."""
+    from batchline.domain.estimate import estimate_file
+    from batchline.domain.pricing import DEFAULT_PRICES
+    from batchline.domain.validation import validate_stream
+
+    with path.open("rb") as stream:
+        report = validate_stream(stream, path.name)
+    if report.inputs.requests != report.requests:
+        raise SystemExit("benchmark: the tally missed requests")
+    estimate_file(report.inputs, "gemini-3.5-flash", DEFAULT_PRICES)
+
+
+@contextmanager
+def tally_switched_off() -> Iterator[None]:
+    """The validator as it was before the estimate: the tally's two ways in do nothing (the
+    stream binds them per file, so patching the class reaches the next validation)."""
+    from batchline.domain.estimate import InputTally
+
+    saved = InputTally.add_camel, InputTally.add_request
+    InputTally.add_camel = InputTally.add_request = lambda self, request: None  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        InputTally.add_camel, InputTally.add_request = saved  # type: ignore[method-assign]
+
+
+def validate_without_tally(path: Path) -> None:
+    with tally_switched_off():
+        validate(path)
+
+
 def key_bytes(*, from_file: bool) -> float:
     """Bytes the key index holds per distinct key, at KEYS_MEASURED keys like the file's."""
     from batchline.domain.validation.keys import KeyIndex
@@ -176,6 +215,14 @@ def main() -> int:
                 "validate": lambda: validate(path),
             }
         )
+        # Two figures about 10% apart on a shared machine: more rounds, the same interleaving.
+        times |= interleaved_medians(
+            {
+                "no_tally": lambda: validate_without_tally(path),
+                "estimate": lambda: validate_and_estimate(path),
+            },
+            rounds=9,
+        )
         small_mb = peak_memory_mb(path)
         big = Path(tmp) / "requests-x3.jsonl"
         write_file(big, 3 * args.lines)
@@ -184,6 +231,8 @@ def main() -> int:
     print(f"read + json.loads:   {times['json']:.2f} s")
     print(f"read + orjson.loads: {times['orjson']:.2f} s")
     print(f"validator:           {times['validate']:.2f} s")
+    print(f"validator, no tally: {times['no_tally']:.2f} s")
+    print(f"validate + estimate: {times['estimate']:.2f} s")
     name = "validate"
     figures = [
         Figure(
@@ -194,6 +243,13 @@ def main() -> int:
             RATIO_TARGET,
         ),
         Figure(name, "validator / (read + orjson.loads)", times["validate"] / times["orjson"], "x"),
+        Figure(
+            name,
+            "(validate + estimate) / validation without the estimate's tally",
+            times["estimate"] / times["no_tally"],
+            "x",
+            ESTIMATE_RATIO_TARGET,
+        ),
         Figure(
             name,
             "key index per distinct key at 1,000,000 keys, a file",

@@ -70,6 +70,9 @@ locals {
     BATCHLINE_PENDING_ALERT_HOURS   = tostring(var.pending_alert_hours)
     BATCHLINE_START_BACKOFF_SECONDS = tostring(var.start_backoff_seconds)
     BATCHLINE_PRICES                = jsonencode(var.prices)
+    # "" is unset to the settings: no limit.
+    BATCHLINE_MAX_FILE_COST_USD = var.max_file_cost_usd == null ? "" : tostring(var.max_file_cost_usd)
+    BATCHLINE_DAILY_BUDGET_USD  = var.daily_budget_usd == null ? "" : tostring(var.daily_budget_usd)
   }
 }
 

@@ -39,6 +39,17 @@ variable "completed_topic_subscribers" {
   }
 }
 
+variable "daily_budget_usd" {
+  type        = number
+  description = "Estimated USD (high end of the estimate) of the files submitted per UTC day; a file that would cross it is held until `batchline release`. null: no daily budget."
+  default     = null
+
+  validation {
+    condition     = var.daily_budget_usd == null || try(var.daily_budget_usd > 0, false)
+    error_message = "daily_budget_usd must be a positive number of USD, or null for no daily budget."
+  }
+}
+
 variable "dead_letter_max_delivery_attempts" {
   type        = number
   description = "Delivery attempts before Pub/Sub moves an event to the dead-letter topic (5 to 100). Used only when attach_dead_letter_policies is true."
@@ -164,6 +175,17 @@ variable "max_event_age_hours" {
   validation {
     condition     = var.max_event_age_hours > 0 && var.max_event_age_hours <= 24
     error_message = "max_event_age_hours must be more than 0 and at most 24 (events are not redelivered after 24 hours)."
+  }
+}
+
+variable "max_file_cost_usd" {
+  type        = number
+  description = "A file whose estimated cost (high end of the range) is over this many USD is held until `batchline release`. null: no limit."
+  default     = null
+
+  validation {
+    condition     = var.max_file_cost_usd == null || try(var.max_file_cost_usd > 0, false)
+    error_message = "max_file_cost_usd must be a positive number of USD, or null for no limit."
   }
 }
 

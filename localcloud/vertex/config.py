@@ -25,6 +25,8 @@ QUEUE_LIMIT_SECONDS = 72 * 3600.0  # a job waits at most 72 h in the queue, then
 # The terminal states a job can be made to end in part-way (end_early_state).
 END_STATES = ("SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED", "PARTIALLY_SUCCEEDED")
 ROW_FAILURE_CODES = (429, 500)
+# How a JSON answer goes wrong (json_fault): "mixed" picks one of the others row by row.
+JSON_FAULTS = ("cut_short", "invalid", "off_schema", "mixed")
 REQUEST_ECHOES = ("normalized", "as_sent")
 LABEL_DROPS = ("none", "all", "past_unique_limit")
 LABEL_UNIQUE_VALUE_LIMIT = 1000  # "Add labels to API calls": more unique values may be dropped
@@ -45,7 +47,7 @@ class Faults:
     row_failure_code: how those rows fail: 429 (the service's "RESOURCE_EXHAUSTED error
         occurred: ..." row status, the most reported one) or 500 ("Internal error occurred.
         Failed to get generateContentResponse: ...").
-    faulty_jobs_label: "key=value": the row failures, fail_jobs and end_early_* faults apply
+    faulty_jobs_label: "key=value": the row failures, JSON faults, fail_jobs and end_early_* apply
         only to jobs carrying that label (e.g. "batchline_attempt=1": the first attempts fail,
         their resumes do not, as a quota storm that passes); empty: to every job.
     fail_jobs: every job ends FAILED after completing the first half of its rows.
@@ -74,6 +76,12 @@ class Faults:
         label_unique_value_limit distinct values in the job: the labels page warns that such
         a key may be dropped without notice).
     label_unique_value_limit: that limit (1,000 on the labels page).
+    json_fault_rate: share of the rows asking for JSON (responseMimeType application/json)
+        whose answer goes wrong, picked by a hash of the input line as row failures are.
+    json_fault: how: "cut_short" (stopped half-way with finishReason MAX_TOKENS, as when
+        maxOutputTokens runs out), "invalid" (a trailing comma, finishReason STOP), "off_schema"
+        (valid JSON that breaks the responseSchema: a required property left out, or a value
+        of the wrong type) or "mixed" (one of the three, by the same hash).
     """
 
     row_failure_rate: float = 0.0
@@ -97,6 +105,8 @@ class Faults:
     request_echo: str = "normalized"
     drop_request_labels: str = "none"
     label_unique_value_limit: int = LABEL_UNIQUE_VALUE_LIMIT
+    json_fault_rate: float = 0.0
+    json_fault: str = "mixed"
 
     def for_job(self, labels: Mapping[str, str]) -> Faults:
         """The faults one job gets: without its job-level faults when faulty_jobs_label is
@@ -106,10 +116,12 @@ class Faults:
         key, _, value = self.faulty_jobs_label.partition("=")
         if labels.get(key.strip()) == value.strip():
             return self
-        return dataclasses.replace(self, row_failure_rate=0.0, fail_jobs=False, end_early_state="")
+        return dataclasses.replace(
+            self, row_failure_rate=0.0, json_fault_rate=0.0, fail_jobs=False, end_early_state=""
+        )
 
     def __post_init__(self) -> None:
-        for name in ("row_failure_rate", "end_early_after_fraction"):
+        for name in ("row_failure_rate", "end_early_after_fraction", "json_fault_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise SettingError(f"{name} must be within 0..1, not {getattr(self, name)}")
         counts = ("create_429", "create_503", "get_429", "get_503", "create_provisioning")
@@ -131,6 +143,7 @@ class Faults:
         self.end_early_state = state
         _check_choice("request_echo", self.request_echo, REQUEST_ECHOES)
         _check_choice("drop_request_labels", self.drop_request_labels, LABEL_DROPS)
+        _check_choice("json_fault", self.json_fault, JSON_FAULTS)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Faults:

@@ -11,6 +11,10 @@ maxOutputTokens cuts the answer at that many tokens (4 characters each) and give
 stopSequences cut it before the first stop sequence. With responseMimeType application/json the
 answer is JSON text that conforms to responseSchema or responseJsonSchema (a generic object
 without a schema); text/x.enum with an enum schema answers one of the enum values.
+
+JSON faults (Faults.json_fault, chosen per row by the runner) spoil a JSON answer the way
+real ones go wrong: "cut_short" stops it half-way with MAX_TOKENS, "invalid" adds a trailing
+comma, "off_schema" gives valid JSON that breaks the schema (schema_values.break_schema).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import Any
 from google.cloud import aiplatform_v1
 from google.protobuf import json_format
 
-from localcloud.vertex.schema_values import openapi_to_json_schema, value_for_schema
+from localcloud.vertex.schema_values import break_schema, openapi_to_json_schema, value_for_schema
 from localcloud.vertex.usage import (
     CHARS_PER_TOKEN,
     PrefixCache,
@@ -104,11 +108,13 @@ class BuiltinModel:
         file_sizes: Mapping[str, int],
         now: dt.datetime,
         cache: PrefixCache | None = None,
+        json_fault: str | None = None,
     ) -> dict[str, Any]:
         """The GenerateContentResponse JSON (lowerCamelCase) for `request`.
 
         `file_sizes` maps every fileData URI of the request to its size in bytes; `cache` holds
-        the prompt prefixes of the job's earlier requests (implicit caching).
+        the prompt prefixes of the job's earlier requests (implicit caching); `json_fault`
+        spoils a JSON answer (module docstring).
         """
         digest = request_digest(request)
         rng = random.Random(int(digest, 16))
@@ -147,8 +153,10 @@ class BuiltinModel:
                 thoughts = min(thoughts, budget)
             if limit is not None:
                 thoughts = min(thoughts, limit)
-            text = self._answer_text(request, rng, digest)
+            text = self._answer_text(request, rng, digest, json_fault)
             finish = "STOP"
+            if json_fault == "cut_short" and config.response_mime_type == "application/json":
+                text, finish = text[: max(1, len(text) // 2)], "MAX_TOKENS"
             for stop in config.stop_sequences:
                 if stop and stop in text:
                     text = text[: text.index(stop)]
@@ -179,7 +187,11 @@ class BuiltinModel:
         return _to_json(response)
 
     def _answer_text(
-        self, request: aiplatform_v1.GenerateContentRequest, rng: random.Random, digest: str
+        self,
+        request: aiplatform_v1.GenerateContentRequest,
+        rng: random.Random,
+        digest: str,
+        json_fault: str | None = None,
     ) -> str:
         config = request.generation_config
         config_pb = aiplatform_v1.GenerationConfig.pb(config)
@@ -197,7 +209,13 @@ class BuiltinModel:
                     "type": "object",
                     "properties": {"answer": {"type": "string"}, "score": {"type": "number"}},
                 }
-            return json.dumps(value_for_schema(schema, rng), ensure_ascii=False)
+            value = value_for_schema(schema, rng)
+            if json_fault == "off_schema":
+                value = break_schema(value, schema)
+            text = json.dumps(value, ensure_ascii=False)
+            if json_fault == "invalid":  # a trailing comma: the mistake JSON parsers refuse
+                return text[:-1] + "," + text[-1] if text[-1] in "}]" else text + ","
+            return text
         subject = _last_user_text(request)[:60] or "the attached content"
         words = [rng.choice(_VOCABULARY) for _ in range(rng.randint(18, 70))]
         body = " ".join(words)

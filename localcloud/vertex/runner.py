@@ -28,7 +28,7 @@ from typing import Any
 from google.cloud import aiplatform_v1
 from google.rpc import status_pb2
 
-from localcloud.vertex.config import Faults
+from localcloud.vertex.config import JSON_FAULTS, Faults
 from localcloud.vertex.echo import RequestEcho, sorted_keys
 from localcloud.vertex.errors import (
     ApiError,
@@ -305,7 +305,8 @@ class RowAnswerer:
             return _failed(echoed, processed_time, cached_content_row(request.cached_content))
         if _row_fails(row, self._faults.row_failure_rate):
             return _failed(echoed, processed_time, self._injected_failure())
-        response = self._model.generate(request, sizes, now, self._cache)
+        json_fault = self._json_fault(row)
+        response = self._model.generate(request, sizes, now, self._cache, json_fault=json_fault)
         line = {
             "status": "",
             "processed_time": processed_time,
@@ -313,6 +314,16 @@ class RowAnswerer:
             "response": sorted_keys(response),
         }
         return RowOutcome(line, True)
+
+    def _json_fault(self, row: ParsedRow) -> str | None:
+        """How this row's JSON answer goes wrong (Faults.json_fault), or None."""
+        share = _row_share(row, "json")
+        if share >= self._faults.json_fault_rate:
+            return None
+        if self._faults.json_fault != "mixed":
+            return self._faults.json_fault
+        kinds = JSON_FAULTS[:-1]
+        return kinds[int(share / self._faults.json_fault_rate * len(kinds)) % len(kinds)]
 
     def _injected_failure(self) -> ApiError:
         if self._faults.row_failure_code == 429:
@@ -368,8 +379,18 @@ def _unreadable(uri: str) -> ApiError:
 def _row_fails(row: ParsedRow, rate: float) -> bool:
     if rate <= 0:
         return False
-    digest = hashlib.sha256(f"{row.line_number}:{row.raw_line}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < rate
+    return _row_share(row) < rate
+
+
+def _row_share(row: ParsedRow, salt: str = "") -> float:
+    """A number in [0, 1) fixed by the input line: the same file picks the same rows."""
+    key = (
+        f"{row.line_number}:{row.raw_line}"
+        if not salt
+        else f"{salt}:{row.line_number}:{row.raw_line}"
+    )
+    digest = hashlib.sha256(key.encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
 
 
 def _shuffled(lines: list[str], seed: str) -> list[str]:

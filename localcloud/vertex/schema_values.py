@@ -73,6 +73,24 @@ def openapi_to_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def break_schema(value: Any, schema: dict[str, Any]) -> Any:
+    """`value` changed so that `schema` refuses it (for the emulator's off-schema answers): an
+    object loses its first required property, or else its first property gets a value of
+    another type; anything else becomes a value of another type."""
+    if isinstance(value, dict) and value:
+        required = [name for name in schema.get("required", []) if name in value]
+        if required:
+            return {key: item for key, item in value.items() if key != required[0]}
+        first = next(iter(value))
+        return {**value, first: _other_type(value[first])}
+    return _other_type(value)
+
+
+def _other_type(value: Any) -> Any:
+    # A list where anything but a list was given, and the other way round.
+    return {"unexpected": True} if isinstance(value, list) else [value]
+
+
 def value_for_schema(schema: dict[str, Any], rng: random.Random) -> Any:
     """A JSON value that `schema` accepts; the same rng state gives the same value."""
     return _value(schema, rng, schema, 0)

@@ -97,9 +97,19 @@ def test_bundle_holds_main_library_and_requirements_only(
         )
     assert _library_files() <= set(names), "the bundle misses part of the batchline package"
     assert "batchline/schemas/jobs.json" in names
+    # The built-in price table the estimate loads with importlib.resources.
+    assert (
+        archive_bytes(bundles[name]["path"], "batchline/domain/prices.json")
+        == (LIBRARY_DIR / "domain" / "prices.json").read_bytes()
+    )
     assert not [n for n in names if n.split("/")[0] in NEVER_BUNDLED], "a dev package was bundled"
     assert not [n for n in names if "__pycache__" in n.split("/") or n.endswith(".pyc")]
     assert {n.split("/")[0] for n in names} == {"main.py", "requirements.txt", "batchline"}
+
+
+def archive_bytes(path: str, member: str) -> bytes:
+    with zipfile.ZipFile(path) as archive:
+        return archive.read(member)
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))

@@ -301,3 +301,45 @@ def test_read_input_lines_numbers_physical_lines_and_skips_blanks() -> None:
 
 def test_job_id_from_name() -> None:
     assert job_id_from_name("projects/p/locations/us-central1/batchPredictionJobs/987") == "987"
+
+
+def test_cached_and_tool_use_tokens_are_row_columns_and_long_prompts_summed_apart() -> None:
+    def usage_line(line: int, prompt: int, cached: int | None, tool_use: int | None) -> str:
+        record = json.loads(output_line(line))
+        usage = record["response"]["usageMetadata"]
+        usage.update(promptTokenCount=prompt, candidatesTokenCount=100, thoughtsTokenCount=10)
+        if cached is not None:
+            usage["cachedContentTokenCount"] = cached
+        if tool_use is not None:
+            usage["toolUsePromptTokenCount"] = str(tool_use)  # int64 may come as a string
+        return json.dumps(record)
+
+    shape = shaper(long_context_threshold=200_000)
+    rows = list(
+        shape.shape_lines(
+            [
+                usage_line(1, 1_000, 400, None),
+                usage_line(2, 200_000, None, 7),  # at the threshold: not above it
+                usage_line(3, 250_000, 50_000, 30),
+            ]
+        )
+    )
+    assert [(row["cached_tokens"], row["tool_use_prompt_tokens"]) for row in rows] == [
+        (400, None),
+        (None, 7),
+        (50_000, 30),
+    ]
+    totals = shape.finish()
+    assert (totals.prompt_tokens, totals.cached_tokens, totals.tool_use_prompt_tokens) == (
+        451_000,
+        50_400,
+        37,
+    )
+    assert totals.long_context_requests == 1
+    assert (totals.long_context_prompt_tokens, totals.long_context_cached_tokens) == (
+        250_000,
+        50_000,
+    )
+    assert (totals.long_context_output_tokens, totals.long_context_thoughts_tokens) == (100, 10)
+    assert totals.long_context_tool_use_prompt_tokens == 30
+    assert JobTotals.from_dict(totals.as_dict()) == totals

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from batchline.domain.pricing import Rates
 from batchline.runtime.settings import (
     DEFAULT_PRICES,
     ENV_VARS,
@@ -71,6 +72,8 @@ def test_env_var_list_is_exactly_the_contract() -> None:
         "BATCHLINE_START_LEASE_SECONDS",
         "BATCHLINE_START_BACKOFF_SECONDS",
         "BATCHLINE_PRICES",
+        "BATCHLINE_MAX_FILE_COST_USD",
+        "BATCHLINE_DAILY_BUDGET_USD",
     }
     assert len(ENV_VARS) == len(set(ENV_VARS))
     assert set(REQUIRED_ENV_VARS).isdisjoint(OPTIONAL_ENV_VARS)
@@ -210,3 +213,37 @@ def test_settings_are_frozen() -> None:
     settings = Settings.from_env(REQUIRED)
     with pytest.raises(AttributeError):
         settings.model = "other"  # type: ignore[misc]
+
+
+def test_cost_limits_are_unset_by_default_and_read_as_usd() -> None:
+    defaults = Settings.from_env(REQUIRED)
+    assert (defaults.max_file_cost_usd, defaults.daily_budget_usd) == (None, None)
+    limited = Settings.from_env(
+        {**REQUIRED, "BATCHLINE_MAX_FILE_COST_USD": "12.5", "BATCHLINE_DAILY_BUDGET_USD": "100"}
+    )
+    assert (limited.max_file_cost_usd, limited.daily_budget_usd) == (12.5, 100.0)
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "lots"])
+def test_a_bad_cost_limit_is_refused_naming_the_variable(value: str) -> None:
+    with pytest.raises(SettingsError, match="BATCHLINE_DAILY_BUDGET_USD"):
+        Settings.from_env({**REQUIRED, "BATCHLINE_DAILY_BUDGET_USD": value})
+
+
+def test_overrides_take_the_new_optional_fields_and_merge_model_by_model() -> None:
+    overrides = {
+        "gemini-3.5-flash": {
+            "input_per_million": 1.0,
+            "output_per_million": 5.0,
+            "long_context_threshold": 128_000,
+            "long_context_input_per_million": 2.0,
+            "long_context_output_per_million": 10.0,
+        }
+    }
+    settings = Settings.from_env({**REQUIRED, "BATCHLINE_PRICES": json.dumps(overrides)})
+    price = settings.prices["gemini-3.5-flash"]
+    assert price.rates(long_context=True) == Rates(
+        input_per_million=2.0, cached_input_per_million=0.2, output_per_million=10.0
+    )
+    assert price.rates().cached_input_per_million == pytest.approx(0.1)
+    assert settings.prices["gemini-3.5-flash-lite"] == DEFAULT_PRICES["gemini-3.5-flash-lite"]

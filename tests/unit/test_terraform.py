@@ -397,6 +397,10 @@ ROW_CONTRACT = {
     "processed_time": "TIMESTAMP",
     "request": "JSON",
     "response": "JSON",
+    "response_json": "JSON",
+    "response_json_error": "STRING",
+    "cached_tokens": "INT64",
+    "tool_use_prompt_tokens": "INT64",
 }
 
 

@@ -16,7 +16,14 @@ SCHEMA_VERSION = 1
 JOB_SUCCEEDED = "job.succeeded"
 JOB_FAILED = "job.failed"
 FILE_REJECTED = "file.rejected"
-STATUS_OF_EVENT = {JOB_SUCCEEDED: "succeeded", JOB_FAILED: "failed", FILE_REJECTED: "rejected"}
+# Over a cost limit: not submitted until `batchline release` (then a job.* notification ends it).
+FILE_HELD = "file.held"
+STATUS_OF_EVENT = {
+    JOB_SUCCEEDED: "succeeded",
+    JOB_FAILED: "failed",
+    FILE_REJECTED: "rejected",
+    FILE_HELD: "held",
+}
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,30 @@ def rejected(
             "error_count": error_count,
             "valid_requests": requests,
             "first_errors": list(first_errors),
+        },
+    )
+
+
+def held(
+    bucket: str,
+    name: str,
+    generation: int,
+    *,
+    report_uri: str,
+    estimate: Mapping[str, Any],
+    hold: Mapping[str, Any],
+) -> Notification:
+    """A file held by the budget guard: its estimate, the limit it met, how to release it."""
+    return Notification(
+        FILE_HELD,
+        bucket,
+        name,
+        generation,
+        {
+            "report_uri": report_uri,
+            "estimate": dict(estimate),
+            "hold": dict(hold),
+            "release_command": f"batchline release gs://{bucket}/{name}#{generation}",
         },
     )
 

@@ -13,11 +13,17 @@ One output line (see VERTEX_BATCH.md, "Output") becomes one row:
 - response_text: the text parts of the first candidate joined with "", without the parts
   marked "thought": true; null when there is no such text.
 - token columns: from usageMetadata; null when the response does not give them. Totals
-  count a null as 0.
+  count a null as 0. cached_tokens (cachedContentTokenCount, implicit caching) are part of
+  prompt_tokens; tool_use_prompt_tokens (toolUsePromptTokenCount) are not.
 - processed_time: RFC 3339 in UTC with a "Z" ("2024-11-01T18:13:16.826000Z").
 - request: the echoed request as the service returned it, minus Batchline's own tag label
   (and minus `labels` altogether when the tag was the only label).
 - request and response stay JSON values (dicts); serialise the whole row once to load it.
+- response_json, response_json_error: the answer as a JSON value when the request asked for
+  JSON or the answer is a JSON document, and why an answer asked to be JSON is not
+  (batchline.domain.structured); both null on FAILED and BLOCKED rows, whose error says why.
+  The shaper sees the echoed request of each output line, so each answer is judged by the
+  generationConfig it was asked with.
 
 Joining outputs to input lines: each staged request carries its input line number in the
 label staging.TAG_LABEL, since the output order is not the input order. Output without the
@@ -37,6 +43,7 @@ from batchline.domain.json_codec import dumps, dumps_text, loads
 from batchline.domain.linesets import LineSet, numbers_of
 from batchline.domain.matching import RequestIndex
 from batchline.domain.staging import TAG_LABEL
+from batchline.domain.structured import structured_answer
 from batchline.domain.totals import JobTotals
 
 __all__ = [
@@ -92,6 +99,10 @@ class PredictionRow(TypedDict):
     processed_time: str | None
     request: Any
     response: Any
+    response_json: Any
+    response_json_error: str | None
+    cached_tokens: int | None
+    tool_use_prompt_tokens: int | None
 
 
 def row_to_json(row: PredictionRow) -> str:
@@ -165,6 +176,8 @@ class PredictionShaper:
     `request_index` matches output lines whose tag label did not come back: an index, or a
     function that builds one, called on the first such line (most jobs never need it).
     `fallback_time` (say, the job's end time) fills processed_time when a line lacks one.
+    `long_context_threshold`: the model's prompt size above which a request is billed at
+    its long-context rates (pricing.ModelPrice); the totals keep such requests' tokens apart.
     """
 
     def __init__(
@@ -178,6 +191,7 @@ class PredictionShaper:
         expected_lines: Iterable[int] | None = None,
         request_index: RequestIndex | Callable[[], RequestIndex] | None = None,
         fallback_time: datetime | None = None,
+        long_context_threshold: int | None = None,
     ) -> None:
         self.job_id = job_id
         self.attempt = attempt
@@ -197,6 +211,7 @@ class PredictionShaper:
         self._seen = LineSet()
         self._expected = LineSet.of(expected_lines) if expected_lines is not None else None
         self.totals = JobTotals()
+        self._long_context_threshold = long_context_threshold
 
     def shape_line(self, raw: str | bytes) -> PredictionRow | None:
         """The row for one output line; None for a duplicate or an unreadable line."""
@@ -224,7 +239,7 @@ class PredictionShaper:
             self.totals.duplicates += 1
             return None
         row = self._row(record, request, input_line)
-        self.totals.add(row)
+        self.totals.add(row, self._long_context_threshold)
         return row
 
     def _match(self, request: Any) -> int | None:
@@ -245,6 +260,7 @@ class PredictionShaper:
         first: Any = None
         finish_reason = response_text = model_version = None
         prompt_tokens = output_tokens = thoughts_tokens = total_tokens = None
+        cached_tokens = tool_use_prompt_tokens = None
         if type(response) is dict:
             model_version = response.get("modelVersion")
             usage = response.get("usageMetadata")
@@ -253,6 +269,8 @@ class PredictionShaper:
                 output_tokens = _count(usage.get("candidatesTokenCount"))
                 thoughts_tokens = _count(usage.get("thoughtsTokenCount"))
                 total_tokens = _count(usage.get("totalTokenCount"))
+                cached_tokens = _count(usage.get("cachedContentTokenCount"))
+                tool_use_prompt_tokens = _count(usage.get("toolUsePromptTokenCount"))
             candidates = response.get("candidates")
             first = candidates[0] if type(candidates) is list and candidates else None
             if type(first) is dict:
@@ -278,6 +296,12 @@ class PredictionShaper:
                 error = "the response has no candidates"
         else:
             status = Status.SUCCEEDED
+        response_json: Any = None
+        response_json_error: str | None = None
+        if status is Status.SUCCEEDED:
+            response_json, response_json_error = structured_answer(
+                request, response_text, finish_reason
+            )
         processed = record.get("processed_time") or record.get("processedTime")
         processed_time = _utc_time(processed) if type(processed) is str else None
         return {
@@ -299,6 +323,10 @@ class PredictionShaper:
             "processed_time": processed_time or self._fallback_time,
             "request": request,
             "response": response,
+            "response_json": response_json,
+            "response_json_error": response_json_error,
+            "cached_tokens": cached_tokens,
+            "tool_use_prompt_tokens": tool_use_prompt_tokens,
         }
 
     def shape_lines(self, lines: Iterable[str | bytes]) -> Iterator[PredictionRow]:

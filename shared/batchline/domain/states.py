@@ -5,6 +5,7 @@ A source is one generation of one uploaded object. It moves:
 
     received -> rejected                      (the file failed validation; terminal)
     received -> submitted -> running -> finished -> loaded
+    received -> held -> submitted             (over a cost limit: held until released)
     any non-terminal state -> failed          (the pipeline gave up; terminal)
 
 Once submitted, a source's state is derived from its parts: the latest attempt of each part
@@ -40,6 +41,7 @@ __all__ = [
     "JOB_IN_FLIGHT",
     "JOB_TERMINAL",
     "JOB_WATCHED",
+    "SOURCE_ANNOUNCED",
     "SOURCE_TERMINAL",
     "InvalidTransition",
     "JobState",
@@ -56,6 +58,9 @@ __all__ = [
 class SourceState(StrEnum):
     RECEIVED = "received"
     REJECTED = "rejected"
+    # Valid, staged, but over BATCHLINE_MAX_FILE_COST_USD or the day's budget: no job until
+    # `batchline release`.
+    HELD = "held"
     SUBMITTED = "submitted"
     RUNNING = "running"
     FINISHED = "finished"
@@ -82,6 +87,9 @@ class Outcome(StrEnum):
 
 
 SOURCE_TERMINAL = frozenset({SourceState.REJECTED, SourceState.LOADED, SourceState.FAILED})
+# Where a file's story ends for now, so its one notification is due: the terminal states, and
+# held (file.held; a release later ends in a notification of its own).
+SOURCE_ANNOUNCED = SOURCE_TERMINAL | {SourceState.HELD}
 JOB_TERMINAL = frozenset({JobState.LOADED, JobState.FAILED})
 # What counts against BATCHLINE_MAX_RUNNING_JOBS: attempts whose job exists or is being made.
 JOB_IN_FLIGHT = frozenset({JobState.STARTING, JobState.SUBMITTED, JobState.RUNNING})
@@ -91,10 +99,11 @@ JOB_WATCHED = frozenset({JobState.SUBMITTED, JobState.RUNNING})
 # Position along the main path; a request to go to a lower rank is stale.
 _SOURCE_RANK = {
     SourceState.RECEIVED: 0,
-    SourceState.SUBMITTED: 1,
-    SourceState.RUNNING: 2,
-    SourceState.FINISHED: 3,
-    SourceState.LOADED: 4,
+    SourceState.HELD: 1,
+    SourceState.SUBMITTED: 2,
+    SourceState.RUNNING: 3,
+    SourceState.FINISHED: 4,
+    SourceState.LOADED: 5,
 }
 _JOB_RANK = {
     JobState.QUEUED: 0,
@@ -107,7 +116,10 @@ _JOB_RANK = {
 
 # Forward moves along the main path; any other forward jump skips work.
 _SOURCE_FORWARD = {
-    SourceState.RECEIVED: frozenset({SourceState.SUBMITTED, SourceState.REJECTED}),
+    SourceState.RECEIVED: frozenset(
+        {SourceState.SUBMITTED, SourceState.REJECTED, SourceState.HELD}
+    ),
+    SourceState.HELD: frozenset({SourceState.SUBMITTED}),
     # Derived from the jobs, which may all have moved on between two writes.
     SourceState.SUBMITTED: frozenset(
         {SourceState.RUNNING, SourceState.FINISHED, SourceState.LOADED}
@@ -173,7 +185,11 @@ def derive_source_state(
     fails the source once every other part is done with (loaded or failed), so the loaded
     parts still count and nothing waits on a job that will never load.
     """
-    if current in SOURCE_TERMINAL or current == SourceState.RECEIVED or part_count is None:
+    if (
+        current in SOURCE_TERMINAL
+        or current in (SourceState.RECEIVED, SourceState.HELD)
+        or part_count is None
+    ):
         return current
     states = list(job_states)
     if len(states) < part_count:

@@ -25,6 +25,12 @@ class JobTotals:
     object (skipped). `retryable` counts the failed rows whose failure may pass
     (batchline.domain.retries); `retried_failed` and `retried_missing` the failed and missing
     lines handed to the part's next attempt (a resume): `final` takes them out again.
+
+    Tokens as billed: `cached_tokens` (implicit caching) are part of `prompt_tokens`,
+    `tool_use_prompt_tokens` are not. A request whose prompt is above its model's long-context
+    threshold is billed at the long-context rates for all its tokens, so the `long_context_*`
+    sums hold the tokens of those requests (a part of each sum above, counted in it too) and
+    `long_context_requests` how many there were: the job's estimate stays exact per request.
     """
 
     succeeded: int = 0
@@ -41,6 +47,14 @@ class JobTotals:
     retryable: int = 0
     retried_failed: int = 0
     retried_missing: int = 0
+    cached_tokens: int = 0
+    tool_use_prompt_tokens: int = 0
+    long_context_requests: int = 0
+    long_context_prompt_tokens: int = 0
+    long_context_cached_tokens: int = 0
+    long_context_tool_use_prompt_tokens: int = 0
+    long_context_output_tokens: int = 0
+    long_context_thoughts_tokens: int = 0
 
     @property
     def rows(self) -> int:
@@ -50,7 +64,9 @@ class JobTotals:
     def total(self) -> int:
         return self.rows + self.missing
 
-    def add(self, row: PredictionRow) -> None:
+    def add(self, row: PredictionRow, long_context_threshold: int | None = None) -> None:
+        """Count one row; its tokens go to the long-context sums too when its prompt is
+        above `long_context_threshold` (None: the model has no long-context rates)."""
         status = row["status"]
         if status == "SUCCEEDED":  # rows.Status, a StrEnum
             self.succeeded += 1
@@ -64,6 +80,16 @@ class JobTotals:
         self.output_tokens += row["output_tokens"] or 0
         self.thoughts_tokens += row["thoughts_tokens"] or 0
         self.total_tokens += row["total_tokens"] or 0
+        self.cached_tokens += row["cached_tokens"] or 0
+        self.tool_use_prompt_tokens += row["tool_use_prompt_tokens"] or 0
+        prompt = row["prompt_tokens"] or 0
+        if long_context_threshold is not None and prompt > long_context_threshold:
+            self.long_context_requests += 1
+            self.long_context_prompt_tokens += prompt
+            self.long_context_cached_tokens += row["cached_tokens"] or 0
+            self.long_context_tool_use_prompt_tokens += row["tool_use_prompt_tokens"] or 0
+            self.long_context_output_tokens += row["output_tokens"] or 0
+            self.long_context_thoughts_tokens += row["thoughts_tokens"] or 0
 
     @classmethod
     def final(cls, attempts: Iterable[JobTotals]) -> JobTotals:

@@ -74,6 +74,10 @@ OPTIONAL_ENV_VARS: Mapping[str, str | None] = MappingProxyType(
         # The first wait after a refused job creation (429, capacity); it doubles, to 30 min.
         "BATCHLINE_START_BACKOFF_SECONDS": "60",
         "BATCHLINE_PRICES": None,
+        # Cost limits in USD on the high end of a file's estimate (unset: none): a file over
+        # either is held until `batchline release`.
+        "BATCHLINE_MAX_FILE_COST_USD": None,
+        "BATCHLINE_DAILY_BUDGET_USD": None,
     }
 )
 
@@ -120,6 +124,8 @@ class Settings:
     start_lease_seconds: float = 300.0
     start_backoff_seconds: float = 60.0
     prices: Mapping[str, ModelPrice] = field(default_factory=lambda: DEFAULT_PRICES)
+    max_file_cost_usd: float | None = None
+    daily_budget_usd: float | None = None
 
     @property
     def max_job_age(self) -> timedelta:
@@ -214,6 +220,8 @@ class Settings:
         start_lease_seconds = reader.positive_number("BATCHLINE_START_LEASE_SECONDS")
         start_backoff_seconds = reader.positive_number("BATCHLINE_START_BACKOFF_SECONDS")
         prices = reader.parsed("BATCHLINE_PRICES", _prices_with_defaults, DEFAULT_PRICES)
+        max_file_cost_usd = reader.optional_positive_number("BATCHLINE_MAX_FILE_COST_USD")
+        daily_budget_usd = reader.optional_positive_number("BATCHLINE_DAILY_BUDGET_USD")
         if reader.problems:
             raise SettingsError(reader.problems)
         if work_bucket == input_bucket:
@@ -248,6 +256,8 @@ class Settings:
             start_lease_seconds=start_lease_seconds,
             start_backoff_seconds=start_backoff_seconds,
             prices=prices,
+            max_file_cost_usd=max_file_cost_usd,
+            daily_budget_usd=daily_budget_usd,
         )
 
 
@@ -308,6 +318,12 @@ class _Reader:
         if not math.isfinite(number) or number <= 0:
             self.problems.append(f"{name}={value!r} must be a positive number")
         return number
+
+    def optional_positive_number(self, name: str) -> float | None:
+        """A positive number, or None when the variable is unset (its default)."""
+        if self._raw(name) is None:
+            return None
+        return self.positive_number(name)
 
     def boolean(self, name: str) -> bool:
         value = self._raw(name)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from batchline.steps.announce import Announcer
     from batchline.steps.complete import Completer
     from batchline.steps.poll import Poller
+    from batchline.steps.release import Releaser
     from batchline.steps.start import Starter
     from batchline.steps.submit import Submitter
 
@@ -115,6 +116,16 @@ def completer() -> Completer:
         _announcer(shared_ledger),
         ResumeWriter(shared_storage, settings.work_bucket),
     )
+
+
+def releaser() -> Releaser:
+    """`batchline release`: the ledger, and a starter to create the released file's jobs."""
+    from batchline.runtime.settings import get_settings
+    from batchline.steps.release import Releaser
+
+    shared_ledger, vertex = ledger(), vertex_jobs()
+    starter = _starter(shared_ledger, vertex, _announcer(shared_ledger))
+    return Releaser(get_settings(), shared_ledger, starter)
 
 
 def _starter(shared_ledger: JobLedger, vertex: VertexJobs, announcer: Announcer) -> Starter:

@@ -1,4 +1,5 @@
-"""A file's one public notification, sent when its outcome is final.
+"""A file's one public notification, sent when its outcome is final (or, held by the budget
+guard, final until a release: file.held; a released file is notified again when it ends).
 
 Every step that may have just finished a file asks `announce_if_done`: the submit step
 (rejected, failed at submission, or all parts loaded before it recorded them all) and the
@@ -22,9 +23,15 @@ from batchline.adapters.ledger import JobLedger, JobRecord, NotifyClaim, SourceR
 from batchline.adapters.pubsub import Publisher
 from batchline.domain.errors import TransientError
 from batchline.domain.log_events import FILE_NOTIFIED
-from batchline.domain.notifications import JOB_FAILED, JOB_SUCCEEDED, Notification, rejected
+from batchline.domain.notifications import (
+    JOB_FAILED,
+    JOB_SUCCEEDED,
+    Notification,
+    held,
+    rejected,
+)
 from batchline.domain.pricing import ModelPrice, estimate_job_cost
-from batchline.domain.states import SOURCE_TERMINAL, SourceRef, SourceState
+from batchline.domain.states import SOURCE_ANNOUNCED, SourceRef, SourceState
 from batchline.domain.totals import JobTotals
 
 log = logging.getLogger(__name__)
@@ -78,7 +85,7 @@ class Announcer:
         record = self.ledger.get_source(source)
         if record is None or record.notified_time is not None:
             return False
-        if record.state not in SOURCE_TERMINAL:
+        if record.state not in SOURCE_ANNOUNCED:
             return False
         claim = self.ledger.claim_source_notification(source)
         if claim == NotifyClaim.SENT:
@@ -133,6 +140,15 @@ class Announcer:
                 requests=0,
                 first_errors=record.first_errors,
             )
+        if record.state == SourceState.HELD:
+            return held(
+                source.bucket,
+                source.name,
+                source.generation,
+                report_uri=record.report_uri or "",
+                estimate=record.estimate or {},
+                hold=record.hold or {},
+            )
         jobs = self.ledger.list_jobs_for_source(source)
         return Notification(
             self._event(record, jobs),
@@ -184,8 +200,18 @@ class Announcer:
                 "output": totals.output_tokens,
                 "thoughts": totals.thoughts_tokens,
                 "total": totals.total_tokens,
+                "cached": totals.cached_tokens,
+                "tool_use_prompt": totals.tool_use_prompt_tokens,
+                "long_context_prompt": totals.long_context_prompt_tokens,
+                "long_context_requests": totals.long_context_requests,
             },
             "estimated_cost_usd": cost.usd,
+            # The estimate by kind of token (null when the model has no price).
+            "estimated_cost_split_usd": {
+                "input": cost.input_usd,
+                "cached_input": cost.cached_input_usd,
+                "output": cost.output_usd,
+            },
             "table": self.predictions_table,
             "jobs_table": self.jobs_table,
             "received_time": record.created_time,

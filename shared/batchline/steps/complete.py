@@ -31,7 +31,7 @@ from batchline.domain.linesets import LineSet
 from batchline.domain.log_context import log_context
 from batchline.domain.log_events import ROWS_LOADED
 from batchline.domain.matching import RequestIndex
-from batchline.domain.pricing import CostEstimate, ModelPrice, estimate_job_cost
+from batchline.domain.pricing import CostEstimate, ModelPrice, estimate_job_cost, price_for
 from batchline.domain.retries import may_pass
 from batchline.domain.rows import PredictionRow, PredictionShaper, write_rows
 from batchline.domain.staging import (
@@ -211,6 +211,7 @@ class Completer:
             expected_lines=expected,
             request_index=match_untagged,
             fallback_time=snapshot.end_time,
+            long_context_threshold=self._long_context_threshold(job),
         )
         rows_object = rows_name(source_id, job.part, job.attempt)
         failed = self.resumes.failed_lines(job)
@@ -258,6 +259,11 @@ class Completer:
         for name in self.storage.names(bucket, prefix, ".jsonl"):
             yield from self.storage.lines(bucket, name)
 
+    def _long_context_threshold(self, job: JobRecord) -> int | None:
+        # The totals keep the tokens of requests above it apart: they cost more per token.
+        price = price_for(job.model or self.settings.model, self.settings.prices)
+        return price.long_context_threshold if price is not None else None
+
     def _cost(self, job: JobRecord, totals: JobTotals) -> CostEstimate:
         return estimate_job_cost(job.model or self.settings.model, totals, self.settings.prices)
 
@@ -291,6 +297,13 @@ class Completer:
             "end_time": _iso(snapshot.end_time),
             "loaded_time": _iso(datetime.now(UTC)),
             "output_directory": snapshot.output_directory or None,
+            "cached_tokens": totals.cached_tokens,
+            "tool_use_prompt_tokens": totals.tool_use_prompt_tokens,
+            "long_context_requests": totals.long_context_requests,
+            "long_context_prompt_tokens": totals.long_context_prompt_tokens,
+            "estimated_input_cost_usd": cost.input_usd,
+            "estimated_cached_input_cost_usd": cost.cached_input_usd,
+            "estimated_output_cost_usd": cost.output_usd,
         }
 
 

@@ -5,7 +5,11 @@ Exactly once per object generation, however often the event arrives:
 2. the file is validated as a stream; a bad file gets a report beside it (text and JSON),
    the ledger says rejected, a `file.rejected` notification goes out, and no job is made;
 3. a good file is staged in the work bucket (normalised, tagged, split within one job's
-   limits), each part's first attempt is queued in the ledger, and as many as the
+   limits) and its cost estimated (batchline.domain.estimate); over a cost limit
+   (batchline.domain.budget) it is held: the ledger says held, a report beside it says why, a
+   `file.held` notification carries the estimate and the limit, and no job is made until
+   `batchline release` (batchline.steps.release);
+4. otherwise each part's first attempt is queued in the ledger, and as many as the
    running-jobs cap allows are started at once (batchline.steps.start); poll ticks start the
    rest. A refusal that may pass leaves the part queued: the event is acknowledged.
 """
@@ -14,17 +18,21 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO, Protocol
 
-from batchline.adapters.ledger import JobLedger, NewAttempt
+from batchline.adapters.ledger import JobLedger, NewAttempt, QueueOutcome
 from batchline.adapters.storage import ObjectGone, Storage, abort
 from batchline.adapters.vertex import VertexJobs
+from batchline.domain.budget import BudgetLimits, Hold
 from batchline.domain.errors import TransientError
+from batchline.domain.estimate import estimate_file
 from batchline.domain.events import Event, StorageObject
 from batchline.domain.limits import JobLimits
 from batchline.domain.log_context import log_context
 from batchline.domain.log_events import FILE_RECEIVED
+from batchline.domain.pricing import ModelPrice
 from batchline.domain.reports import report_names
 from batchline.domain.staging import (
     Stager,
@@ -47,7 +55,7 @@ JSONL = "application/jsonl"
 
 @dataclass(frozen=True)
 class SubmitResult:
-    outcome: str  # ignored | duplicate | rejected | submitted | failed
+    outcome: str  # ignored | duplicate | rejected | held | submitted | failed
     source_uri: str = ""
     jobs: list[str] = field(default_factory=list)
     report_uri: str = ""
@@ -74,6 +82,27 @@ class SubmitSettings(Protocol):
 
     @property
     def row_labels(self) -> bool: ...
+
+    @property
+    def prices(self) -> Mapping[str, ModelPrice]: ...
+
+    @property
+    def max_file_cost_usd(self) -> float | None: ...
+
+    @property
+    def daily_budget_usd(self) -> float | None: ...
+
+
+def first_attempt(work_bucket: str, source: SourceRef, part: int) -> NewAttempt:
+    """A part's first attempt: its staged input, its index, where its output goes."""
+    source_id = source.document_id
+    return NewAttempt(
+        part=part,
+        attempt=1,
+        input_uris=(f"gs://{work_bucket}/{staged_requests_name(source_id, part)}",),
+        index_name=staged_index_name(source_id, part),
+        output_prefix=f"gs://{work_bucket}/{output_prefix_name(source_id, part, 1)}",
+    )
 
 
 @dataclass
@@ -153,9 +182,18 @@ class Submitter:
         if not report.valid:
             return self._reject(obj, source, report)
         log.info("validated %d requests; staged %d parts", report.requests, len(parts))
-        self.ledger.queue_parts(
-            source, [self._first_attempt(source, part) for part in parts], model
+        report.estimate = estimate_file(report.inputs, model, self.settings.prices)
+        names = report_names(self.settings.reports_prefix, source)
+        outcome, hold = self.ledger.queue_parts_within_budget(
+            source,
+            [self._first_attempt(source, part) for part in parts],
+            model,
+            limits=BudgetLimits(self.settings.max_file_cost_usd, self.settings.daily_budget_usd),
+            estimate=report.estimate.to_json(),
+            report_uri=f"gs://{obj.bucket}/{names.text}",
         )
+        if outcome == QueueOutcome.HELD and hold is not None:
+            return self._hold(obj, source, report, hold)
         # Start what the running-jobs cap allows now; poll ticks start the rest.
         waiting = [
             job for job in self.ledger.list_jobs_for_source(source) if job.state == JobState.QUEUED
@@ -167,14 +205,31 @@ class Submitter:
         return SubmitResult("submitted", obj.uri)
 
     def _first_attempt(self, source: SourceRef, part: int) -> NewAttempt:
-        work, source_id = self.settings.work_bucket, source.document_id
-        return NewAttempt(
-            part=part,
-            attempt=1,
-            input_uris=(f"gs://{work}/{staged_requests_name(source_id, part)}",),
-            index_name=staged_index_name(source_id, part),
-            output_prefix=f"gs://{work}/{output_prefix_name(source_id, part, 1)}",
+        return first_attempt(self.settings.work_bucket, source, part)
+
+    def _hold(
+        self, obj: StorageObject, source: SourceRef, report: FileReport, hold: Hold
+    ) -> SubmitResult:
+        """The ledger holds the file: say why beside it, then notify (file.held)."""
+        import json
+
+        names = report_names(self.settings.reports_prefix, source)
+        release = f"batchline release gs://{obj.bucket}/{obj.name}#{obj.generation}"
+        why = f"{report.name}: held, not submitted: {hold.reason}; to submit it: {release}"
+        report_uri = self.storage.write_text(
+            obj.bucket, names.text, report.text() + "\n" + why + "\n", "text/plain"
         )
+        self.storage.write_text(
+            obj.bucket,
+            names.json,
+            json.dumps(
+                {"source_uri": obj.uri, **report.to_json(), "held": hold.to_json()}, indent=2
+            ),
+            "application/json",
+        )
+        self.announcer.announce_if_done(source)
+        log.warning("held: %s; report at %s", hold.reason, report_uri)
+        return SubmitResult("held", obj.uri, report_uri=report_uri, detail=hold.reason)
 
     def _read(self, obj: StorageObject) -> IO[bytes]:
         return self.storage.reader(obj.bucket, obj.name, obj.generation)

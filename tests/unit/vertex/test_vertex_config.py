@@ -116,6 +116,8 @@ def test_the_faults_that_end_jobs_and_shape_the_echo_come_from_the_environment()
         ({"row_failure_code": 503}, "row_failure_code"),
         ({"request_echo": "camel"}, "request_echo"),
         ({"drop_request_labels": "some"}, "drop_request_labels"),
+        ({"json_fault": "garbled"}, "json_fault"),
+        ({"json_fault_rate": 2}, "json_fault_rate"),
     ],
 )
 def test_bad_settings_of_the_new_faults_are_refused_by_name(

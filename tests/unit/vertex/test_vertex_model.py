@@ -205,3 +205,52 @@ def test_implicit_cache_counts_a_share_of_the_longest_repeated_prefix() -> None:
     short = {"parts": [{"text": "s" * 8}]}  # a repeated prefix under the minimum: not cached
     usage("x", system_instruction=short)
     assert "cachedContentTokenCount" not in usage("y", system_instruction=short)
+
+
+SCHEMA_REQUEST = prompt(
+    "Classify this review.",
+    generationConfig={
+        "responseMimeType": "application/json",
+        "responseSchema": {
+            "type": "OBJECT",
+            "properties": {
+                "sentiment": {"type": "STRING", "enum": ["positive", "negative"]},
+                "stars": {"type": "INTEGER"},
+            },
+            "required": ["sentiment", "stars"],
+        },
+    },
+)
+
+
+@pytest.mark.parametrize(
+    ("fault", "finish", "cause"),
+    [
+        (None, "STOP", None),
+        ("cut_short", "MAX_TOKENS", "cut short by MAX_TOKENS"),
+        ("invalid", "STOP", "invalid JSON"),
+        ("off_schema", "STOP", "does not match the responseSchema at $"),
+    ],
+)
+def test_json_faults_spoil_schema_answers_the_way_the_pipeline_reports(
+    fault: str | None, finish: str, cause: str | None
+) -> None:
+    from batchline.domain.structured import structured_answer
+
+    model = BuiltinModel("gemini-3.5-flash")
+    response = model.generate(parse_request(SCHEMA_REQUEST), {}, NOW, json_fault=fault)
+    (candidate,) = response["candidates"]
+    text = candidate["content"]["parts"][0]["text"]
+    assert candidate["finishReason"] == finish
+    value, error = structured_answer(SCHEMA_REQUEST, text, finish)
+    assert (error or "").partition(":")[0] == (cause or "")
+    if fault is None:
+        assert set(value) == {"sentiment", "stars"}
+        assert response["usageMetadata"]["candidatesTokenCount"] == text_tokens(text)
+
+
+def test_a_json_fault_leaves_text_answers_alone() -> None:
+    model = BuiltinModel("gemini-3.5-flash")
+    plain = prompt("Name a cake.")
+    spoiled = model.generate(parse_request(plain), {}, NOW, json_fault="invalid")
+    assert spoiled == model.generate(parse_request(plain), {}, NOW)

@@ -10,7 +10,12 @@
 """
 
 from batchline.adapters.ledger.errors import LedgerError, UnknownJob, UnknownSource
-from batchline.adapters.ledger.ledger import JOBS_COLLECTION_SUFFIX, JobLedger, NotifyClaim
+from batchline.adapters.ledger.ledger import (
+    JOBS_COLLECTION_SUFFIX,
+    JobLedger,
+    NotifyClaim,
+    QueueOutcome,
+)
 from batchline.adapters.ledger.records import (
     ClaimResult,
     JobRecord,
@@ -28,6 +33,7 @@ __all__ = [
     "LedgerError",
     "NewAttempt",
     "NotifyClaim",
+    "QueueOutcome",
     "SourceRecord",
     "StartClaim",
     "StartOutcome",

@@ -30,6 +30,7 @@ from batchline.adapters.ledger.attempts import AWAITING_NOTIFICATION, AttemptSto
 from batchline.adapters.ledger.errors import UnknownSource
 from batchline.adapters.ledger.leases import Lease
 from batchline.adapters.ledger.records import ClaimResult, NewAttempt, SourceRecord
+from batchline.domain.budget import BudgetLimits, Hold, decide_hold
 from batchline.domain.states import (
     SOURCE_TERMINAL,
     JobState,
@@ -44,11 +45,29 @@ if TYPE_CHECKING:
     from google.cloud.firestore import Client as FirestoreClient
     from google.cloud.firestore import Transaction
 
-__all__ = ["AWAITING_NOTIFICATION", "JOBS_COLLECTION_SUFFIX", "JobLedger", "NotifyClaim"]
+__all__ = [
+    "AWAITING_NOTIFICATION",
+    "JOBS_COLLECTION_SUFFIX",
+    "JobLedger",
+    "NotifyClaim",
+    "QueueOutcome",
+]
 
 JOBS_COLLECTION_SUFFIX: Final = "-parts"
 # The running-jobs cap's places: `<collection>-slots/slot-NNNNN`, one per job in flight.
 SLOTS_COLLECTION_SUFFIX: Final = "-slots"
+# The daily budget's spend: `<collection>-spend/YYYY-MM-DD` (UTC), the estimated cost (high
+# end) of the files submitted or released that day. Written only while a daily budget is set:
+# every submission of the day goes through that one document, in a transaction.
+SPEND_COLLECTION_SUFFIX: Final = "-spend"
+
+
+class QueueOutcome(StrEnum):
+    """What asking to submit a file within the budget did."""
+
+    QUEUED = "queued"  # its parts are queued: it is submitted
+    HELD = "held"  # a limit holds it: no part queued
+    ALREADY = "already"  # another caller moved it on first: nothing done
 
 
 class NotifyClaim(StrEnum):
@@ -87,6 +106,7 @@ class JobLedger(AttemptStore):
             start_lease=Lease("start_claimed_time", start_lease),
             load_lease=Lease("load_claimed_time", load_lease),
         )
+        self._spend = client.collection(collection + SPEND_COLLECTION_SUFFIX)
         self.submit_lease = Lease("claimed_time", submit_lease)
         self.notify_lease = Lease("notify_claimed_time", notify_lease)
 
@@ -159,26 +179,160 @@ class JobLedger(AttemptStore):
 
         def queue(transaction: Transaction) -> bool:
             record = self._read_source(transaction, ref, source)
-            if decide_source(record.state, SourceState.SUBMITTED) != Outcome.APPLY:
+            # Only from received: a held file is submitted by release_held alone.
+            if record.state != SourceState.RECEIVED:
                 return False
-            now = self._clock()
-            for new in attempts:
-                job = new.record(source, model)
-                transaction.create(self._job_ref(job.attempt_id), job.new_document(now))
-            transaction.update(
-                ref,
-                {
-                    "state": SourceState.SUBMITTED.value,
-                    "part_count": len(attempts),
-                    "parts": {str(new.part): 1 for new in attempts},
-                    "model": model,
-                    "submitted_time": now,
-                    "updated_time": now,
-                },
-            )
+            self._write_queue(transaction, ref, source, attempts, model, self._clock(), {})
             return True
 
         return self._transact(queue)
+
+    def queue_parts_within_budget(
+        self,
+        source: SourceRef,
+        attempts: Sequence[NewAttempt],
+        model: str,
+        *,
+        limits: BudgetLimits,
+        estimate: Mapping[str, Any],
+        report_uri: str,
+    ) -> tuple[QueueOutcome, Hold | None]:
+        """received -> submitted as `queue_parts` does, or received -> held when a limit
+        holds the file (batchline.domain.budget, on the estimate's high end). The day's
+        spend is read and added to in the same transaction as the move, so files submitted at
+        once cannot together pass a daily budget none of them passes alone."""
+        if not attempts:
+            raise ValueError("a submitted source has at least one part")
+        ref = self._source_ref(source)
+        cost = estimate.get("cost_usd", {}).get("high")
+
+        def queue(transaction: Transaction) -> tuple[QueueOutcome, Hold | None]:
+            record = self._read_source(transaction, ref, source)
+            if record.state != SourceState.RECEIVED:
+                return QueueOutcome.ALREADY, None
+            now = self._clock()
+            day = now.date().isoformat()
+            spend_ref = self._spend.document(day)
+            spent = 0.0
+            if limits.daily_usd is not None:
+                spent = float(self._data(self._read(transaction, spend_ref)).get("spent_usd", 0))
+            hold = decide_hold(
+                cost,
+                limits,
+                day=day,
+                spent_today_usd=spent,
+                unpriced_reason=estimate.get("unpriced_reason"),
+            )
+            if hold is not None:
+                transaction.update(
+                    ref,
+                    {
+                        "state": SourceState.HELD.value,
+                        "part_count": len(attempts),
+                        "model": model,
+                        "hold": hold.to_json(),
+                        "estimate": dict(estimate),
+                        "report_uri": report_uri,
+                        "held_time": now,
+                        "updated_time": now,
+                        AWAITING_NOTIFICATION: True,
+                    },
+                )
+                return QueueOutcome.HELD, hold
+            self._write_queue(
+                transaction, ref, source, attempts, model, now, {"estimate": dict(estimate)}
+            )
+            if limits.daily_usd is not None and cost is not None:
+                self._add_spend(transaction, spend_ref, day, spent, cost, now)
+            return QueueOutcome.QUEUED, None
+
+        return self._transact(queue)
+
+    def release_held(
+        self, source: SourceRef, attempts: Sequence[NewAttempt], *, count_spend: bool
+    ) -> bool:
+        """held -> submitted on a person's word (`batchline release`): the limits are not
+        checked again; with `count_spend` (a daily budget is set) the file's estimate is added
+        to the spend of the day it is released. True for the one caller that did it: the
+        state is read in the transaction, so of two concurrent releases one sees `held`."""
+        ref = self._source_ref(source)
+
+        def release(transaction: Transaction) -> bool:
+            record = self._read_source(transaction, ref, source)
+            if record.state != SourceState.HELD:
+                return False
+            now = self._clock()
+            day = now.date().isoformat()
+            spend_ref = self._spend.document(day)
+            cost = (record.estimate or {}).get("cost_usd", {}).get("high")
+            spent = 0.0
+            if count_spend and cost is not None:
+                spent = float(self._data(self._read(transaction, spend_ref)).get("spent_usd", 0))
+            self._write_queue(
+                transaction,
+                ref,
+                source,
+                attempts,
+                record.model or "",
+                now,
+                {
+                    "released_time": now,
+                    # The held notification went out; the release's own comes when it ends.
+                    "notified_time": None,
+                    "notify_claimed_time": None,
+                    AWAITING_NOTIFICATION: False,
+                },
+            )
+            if count_spend and cost is not None:
+                self._add_spend(transaction, spend_ref, day, spent, cost, now)
+            return True
+
+        return self._transact(release)
+
+    def spent_on(self, day: str) -> float:
+        """The estimated spend recorded for a UTC day (YYYY-MM-DD)."""
+        snapshot = self._spend.document(day).get()
+        return float((snapshot.to_dict() or {}).get("spent_usd", 0)) if snapshot.exists else 0.0
+
+    def _write_queue(
+        self,
+        transaction: Transaction,
+        ref: Any,
+        source: SourceRef,
+        attempts: Sequence[NewAttempt],
+        model: str,
+        now: datetime,
+        extra: Mapping[str, Any],
+    ) -> None:
+        for new in attempts:
+            job = new.record(source, model)
+            transaction.create(self._job_ref(job.attempt_id), job.new_document(now))
+        transaction.update(
+            ref,
+            {
+                **extra,
+                "state": SourceState.SUBMITTED.value,
+                "part_count": len(attempts),
+                "parts": {str(new.part): 1 for new in attempts},
+                "model": model,
+                "submitted_time": now,
+                "updated_time": now,
+            },
+        )
+
+    @staticmethod
+    def _add_spend(
+        transaction: Transaction, spend_ref: Any, day: str, spent: float, cost: float, now: datetime
+    ) -> None:
+        from google.cloud.firestore import Increment
+
+        # set+merge creates the day's document on its first file; the read above, in the same
+        # transaction, makes a concurrent writer retry rather than both pass the budget.
+        transaction.set(
+            spend_ref,
+            {"day": day, "spent_usd": spent + cost, "files": Increment(1), "updated_time": now},
+            merge=True,
+        )
 
     def fail_source(self, source: SourceRef, reason: str) -> list[str]:
         """Any non-terminal state -> failed, with the reason; its attempts that wait fail with

@@ -103,6 +103,12 @@ class SourceRecord:
     notified_time: datetime | None = None
     notify_claimed_time: datetime | None = None
     first_errors: tuple[str, ...] = ()
+    # The budget guard: the file's estimate (FileEstimate.to_json) and, while or since it was
+    # held, the hold (batchline.domain.budget.Hold.to_json).
+    estimate: dict[str, Any] | None = None
+    hold: dict[str, Any] | None = None
+    held_time: datetime | None = None
+    released_time: datetime | None = None
 
     @property
     def document_id(self) -> str:

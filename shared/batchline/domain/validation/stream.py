@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import IO, Any
 
+from batchline.domain.estimate import FileEstimate, InputTally
 from batchline.domain.json_codec import loads
 from batchline.domain.limits import SERVICE_LIMITS, JobLimits
 from batchline.domain.validation.fast import FAST_ERRORS, UNSET, LineDecoder, line_decoder
@@ -60,6 +61,10 @@ class FileReport:
     notes: list[Issue] = field(default_factory=list)
     max_errors: int = DEFAULT_MAX_ERRORS
     limits: JobLimits = SERVICE_LIMITS
+    # The valid requests' input, summed as they pass (batchline.domain.estimate).
+    inputs: InputTally = field(default_factory=InputTally)
+    # What they will cost, once a caller that knows the model and prices set it.
+    estimate: FileEstimate | None = None
     # Called once, when the file turns out invalid (the submit step stops staging it).
     on_first_error: Callable[[], None] | None = field(default=None, repr=False, compare=False)
     _last_line: int | None = field(default=None, repr=False)
@@ -115,6 +120,8 @@ class FileReport:
             hidden = self.error_count - len(self.errors)
             lines.append(f"{self.name}: ... and {hidden} more errors not shown")
         lines.append(self.summary())
+        if self.estimate is not None:
+            lines.append(self.estimate.text())
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
@@ -137,6 +144,8 @@ class FileReport:
                 {"line": issue.line, "path": issue.path, "message": issue.message}
                 for issue in self.notes
             ],
+            "inputs": self.inputs.to_json(),
+            "estimate": self.estimate.to_json() if self.estimate is not None else None,
         }
 
 
@@ -199,6 +208,7 @@ def _validate(
     # The fast path runs here, inline: most lines take it, and a call per line shows.
     camel, either = fast if fast is not None else (None, None)
     first_use, add = keys.first_use, report.add
+    tally_camel, tally_json = report.inputs.add_camel, report.inputs.add_request
     number = size = accepted = 0
     fast_since_check = False  # whether a line went the fast way since the last `check`
     while raw := readline(limit + 1):
@@ -213,11 +223,15 @@ def _validate(
             add(number, "", f"line is longer than {limit} bytes")
             continue
         if camel is not None and either is not None:
+            record = None
             try:
-                key = camel(raw).key
+                line = camel(raw)
+                key = line.key
             except FAST_ERRORS:
                 try:
                     key = either(raw).key
+                    # Rare (snake_case): the estimate's tally walks its JSON values.
+                    record = loads(raw)
                 except FAST_ERRORS:
                     key = _REFUSED  # the precise path tells why
             if key is not _REFUSED:
@@ -227,8 +241,12 @@ def _validate(
                     add(number, "key", _duplicate_key(key, first))
                     continue
                 accepted += 1
+                if record is None:
+                    tally_camel(line.request)
+                else:
+                    tally_json(record["request"])
                 if on_request is not None:
-                    on_request(number, loads(raw))
+                    on_request(number, record if record is not None else loads(raw))
                 continue
         if fast_since_check:
             validator.saw_valid_line()
@@ -240,6 +258,7 @@ def _validate(
     if fast_since_check:
         validator.saw_valid_line()
     report.requests += accepted
+    report.inputs.requests = report.requests
     report.lines, report.bytes = number, size
     validator.finish()
     if report.bytes == 0:
@@ -389,6 +408,7 @@ class _LineValidator:
             return None
         if request is not None:
             report.requests += 1
+            report.inputs.add_request(request)
             if self.on_request is not None:
                 self.on_request(number, record)
         return None

@@ -1,0 +1,139 @@
+"""The estimate before anything is spent: the validator's tally and its pricing.
+
+The figures on the samples are worked out by hand in the comments; the generated file's by
+formula. Both validator paths (fast msgspec types, precise JSON walk) must tally alike.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from batchline.domain.estimate import (
+    DEFAULT_MAX_OUTPUT_TOKENS,
+    InputTally,
+    MediaAssumptions,
+    estimate_file,
+)
+from batchline.domain.pricing import ModelPrice
+from batchline.domain.validation import validate_stream
+from batchline.domain.validation.stream import validate_stream_precisely
+
+pytestmark = pytest.mark.unit
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+# 0.50 in, 3.00 out per million online: batch halves both.
+PRICES = {"gemini-3.5-flash": ModelPrice(input_per_million=0.50, output_per_million=3.00)}
+
+
+def _both_paths(data: bytes) -> tuple[InputTally, InputTally]:
+    fast = validate_stream(io.BytesIO(data), "f.jsonl")
+    precise = validate_stream_precisely(io.BytesIO(data), "f.jsonl")
+    assert fast.valid and precise.valid
+    return fast.inputs, precise.inputs
+
+
+def test_text_sample_by_hand() -> None:
+    # "Give me a recipe for " is 21 characters; the ten endings add 13, 15, 12, 13, 16, 11,
+    # 13, 21, 11 and 11: 346 characters, 346 / 4 = 86.5 -> 87 tokens.
+    fast, precise = _both_paths((SAMPLES / "text_requests.jsonl").read_bytes())
+    assert fast == precise
+    assert fast.requests == 10
+    assert fast.text_chars == 346
+    assert fast.media_parts() == {"image": 0, "video": 0, "audio": 0, "document": 0}
+    estimate = estimate_file(fast, "gemini-3.5-flash", PRICES)
+    assert estimate.input_tokens == 87
+    # No request sets maxOutputTokens: each may write the model's maximum.
+    assert estimate.high_output_tokens == 10 * 65_536
+    assert estimate.low_usd == pytest.approx(87 * 0.50 / 1e6 * 0.5)
+    assert estimate.high_usd == pytest.approx((87 * 0.50 + 655_360 * 3.00) / 1e6 * 0.5)
+
+
+def test_multimodal_sample_by_hand() -> None:
+    # Line 1 (snake_case, the precise walk): "List objects in this image." 27 characters, an
+    # image. Line 2 (camelCase, the fast walk): 67 characters, a video and an image.
+    # 94 characters -> 24 tokens; 2 images x 258; 1 video x 60 s x 263 = 15,780.
+    fast, precise = _both_paths((SAMPLES / "multimodal_requests.jsonl").read_bytes())
+    assert fast == precise
+    assert fast.text_chars == 94
+    assert fast.media_parts() == {"image": 2, "video": 1, "audio": 0, "document": 0}
+    estimate = estimate_file(fast, "gemini-3.5-flash", PRICES)
+    assert estimate.text_tokens == 24
+    assert estimate.media_tokens == {"image": 516, "video": 15_780, "audio": 0, "document": 0}
+    assert estimate.input_tokens == 16_320
+    assert "263 tokens/s" in estimate.method and "assumed 60 s" in estimate.method
+
+
+def test_broken_sample_tallies_only_valid_requests() -> None:
+    report = validate_stream(io.BytesIO((SAMPLES / "broken_requests.jsonl").read_bytes()), "b")
+    precise = validate_stream_precisely(
+        io.BytesIO((SAMPLES / "broken_requests.jsonl").read_bytes()), "b"
+    )
+    assert not report.valid
+    assert report.inputs.requests == report.requests
+    assert report.inputs == precise.inputs
+
+
+def _generated_line(index: int) -> dict[str, object]:
+    parts: list[dict[str, object]] = [{"text": "x" * (50 + index % 7)}]
+    if index % 10 == 0:
+        parts.append({"fileData": {"fileUri": f"gs://m/{index}.png", "mimeType": "image/png"}})
+    if index % 25 == 0:
+        parts.append({"inlineData": {"mimeType": "audio/wav", "data": "AAAA"}})
+    if index % 40 == 0:
+        parts.append(
+            {"file_data": {"file_uri": f"gs://m/{index}.pdf", "mime_type": "application/pdf"}}
+        )
+    request: dict[str, object] = {"contents": [{"role": "user", "parts": parts}]}
+    if index % 4 == 0:
+        request["generationConfig"] = {"maxOutputTokens": 256}
+    if index % 5 == 0:
+        request["systemInstruction"] = {"parts": {"text": "Be brief."}}  # 9 characters
+    return {"key": f"k{index}", "request": request}
+
+
+def test_generated_large_file_by_formula() -> None:
+    lines = 20_000
+    data = "".join(json.dumps(_generated_line(i)) + "\n" for i in range(lines)).encode()
+    fast, precise = _both_paths(data)
+    assert fast == precise
+    chars = sum(50 + i % 7 for i in range(lines)) + 9 * (lines // 5)
+    assert fast.text_chars == chars
+    assert fast.media_parts() == {
+        "image": lines // 10,
+        "video": 0,
+        "audio": lines // 25,
+        "document": lines // 40,
+    }
+    assert (fast.bounded_requests, fast.bounded_output_tokens) == (lines // 4, 256 * (lines // 4))
+    assumptions = MediaAssumptions(audio_seconds=10, document_pages=3)
+    estimate = estimate_file(fast, "gemini-3.5-flash", PRICES, assumptions)
+    media = (lines // 10) * 258 + (lines // 25) * 10 * 32 + (lines // 40) * 3 * 258
+    assert estimate.input_tokens == -(-chars // 4) + media
+    unbounded = lines - lines // 4
+    assert estimate.high_output_tokens == 256 * (lines // 4) + unbounded * DEFAULT_MAX_OUTPUT_TOKENS
+
+
+def test_unpriced_model_gives_tokens_and_says_why() -> None:
+    tally = InputTally()
+    tally.add_request({"contents": [{"parts": [{"text": "abcd" * 10}]}]})
+    tally.requests = 1
+    estimate = estimate_file(tally, "publishers/google/models/nope-1@001", PRICES)
+    assert estimate.input_tokens == 10
+    assert estimate.low_usd is None and estimate.high_usd is None
+    assert estimate.describe_range() == "unpriced (no price for model 'nope-1')"
+
+
+def test_report_carries_tally_and_estimate() -> None:
+    report = validate_stream(io.BytesIO((SAMPLES / "text_requests.jsonl").read_bytes()), "t")
+    assert report.to_json()["inputs"]["text_characters"] == 346
+    assert report.to_json()["estimate"] is None
+    report.estimate = estimate_file(report.inputs, "gemini-3.5-flash", PRICES)
+    document = report.to_json()
+    assert document["estimate"]["input_tokens"] == 87
+    assert document["estimate"]["cost_usd"]["high"] == pytest.approx(0.98306175)
+    assert "4 characters per token" in report.text()
+    assert "$0.0000 to $0.9831" in report.text()
