@@ -193,7 +193,7 @@ def _cmd_release(args: argparse.Namespace) -> int:
         return found
     result = releaser.release(found)
     out.print(result.message, markup=False, highlight=False)
-    return EXIT_VALID
+    return EXIT_FAILED if result.refused else EXIT_VALID
 
 
 def _newest_upload(out: Any, command: str, uri: str, ledger: Any) -> Any:

@@ -15,6 +15,7 @@ from pipeline_support import MODEL, Cloud
 
 from batchline.domain.estimate import estimate_file
 from batchline.domain.reports import report_names
+from batchline.domain.staging import staged_requests_name
 from batchline.domain.states import SourceRef, SourceState
 from batchline.domain.validation import validate_stream
 from batchline.runtime import clients, wiring
@@ -166,3 +167,48 @@ def test_files_submitted_at_once_never_pass_the_daily_budget_together(
     assert len(cloud.vertex_jobs()) == 2
     day = datetime.now(UTC).date().isoformat()
     assert cloud.ledger().spent_on(day) <= budget
+
+
+def test_a_redelivered_event_writes_the_report_a_crash_left_unwritten(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cloud.reconfigure(monkeypatch, BATCHLINE_MAX_FILE_COST_USD="0.001")
+    resource = cloud.upload("crashed.jsonl", bounded_file(2, 10_000))
+    assert cloud.deliver_upload(resource) == 200
+    source = source_of(resource)
+    names = report_names(cloud.settings.reports_prefix, source)
+    bucket = clients.storage_client().bucket(source.bucket)
+    # As if the attempt had died after the ledger held the file, before it wrote why.
+    bucket.blob(names.text).delete()
+    bucket.blob(names.json).delete()
+
+    assert cloud.deliver_upload(resource) == 200
+    report_text = bucket.blob(names.text).download_as_text()
+    assert "held, not submitted" in report_text and "BATCHLINE_MAX_FILE_COST_USD" in report_text
+    assert f"batchline release gs://{source.bucket}/{source.name}#{source.generation}" in (
+        report_text
+    )
+    report_json = json.loads(bucket.blob(names.json).download_as_text())
+    assert report_json["held"]["limit_usd"] == 0.001
+    assert report_json["estimate"]["requests"] == 2
+    assert len(cloud.notifications(expected=1)) == 1, "still one file.held"
+    assert cloud.vertex_jobs() == []
+
+
+def test_a_release_after_the_staged_copy_expired_says_so_and_keeps_the_file_held(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cloud.reconfigure(monkeypatch, BATCHLINE_MAX_FILE_COST_USD="0.001")
+    resource = cloud.upload("expired.jsonl", bounded_file(2, 10_000))
+    assert cloud.deliver_upload(resource) == 200
+    work = clients.storage_client().bucket(cloud.settings.work_bucket)
+    staged = work.blob(staged_requests_name(source_of(resource).document_id, 1))
+    assert staged.exists(), "the held file's part is staged"
+    staged.delete()  # what the staging/ lifecycle rule does after its days
+
+    assert main(["release", f"gs://{resource['bucket']}/{resource['name']}"]) == 1
+    out = capsys.readouterr()
+    assert "no longer exists" in out.out + out.err and "upload the file again" in out.out + out.err
+    record = cloud.ledger().get_source(source_of(resource))
+    assert record is not None and record.state == SourceState.HELD
+    assert cloud.vertex_jobs() == []

@@ -63,6 +63,9 @@ class Storage:
         )
         return f"gs://{bucket}/{name}"
 
+    def exists(self, bucket: str, name: str) -> bool:
+        return bool(self._client.bucket(bucket).blob(name).exists())
+
     def delete(self, bucket: str, name: str) -> None:
         """Delete the object if it exists (a repeated delete is not an error)."""
         from google.api_core.exceptions import NotFound

@@ -125,7 +125,7 @@ def releaser() -> Releaser:
 
     shared_ledger, vertex = ledger(), vertex_jobs()
     starter = _starter(shared_ledger, vertex, _announcer(shared_ledger))
-    return Releaser(get_settings(), shared_ledger, starter)
+    return Releaser(get_settings(), shared_ledger, starter, storage())
 
 
 def _starter(shared_ledger: JobLedger, vertex: VertexJobs, announcer: Announcer) -> Starter:

@@ -6,7 +6,10 @@ reads the state (held -> submitted), so a repeated or concurrent release does no
 starts what the running-jobs cap allows (poll ticks start the rest). A release bypasses
 BATCHLINE_MAX_FILE_COST_USD and BATCHLINE_DAILY_BUDGET_USD (a person approved the cost); while
 a daily budget is set, the file's estimate counts in the spend of the day it is released.
-The released file ends in its own notification (job.succeeded or job.failed).
+The released file ends in its own notification (job.succeeded or job.failed). Its staged
+parts live under the work bucket's staging/ prefix, which expires (Terraform's
+staging_retention_days): a release after that is refused, naming the missing part and what to
+do, and the file stays held.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from batchline.adapters.ledger import JobLedger, SourceRecord
+from batchline.adapters.storage import Storage, split_uri
 from batchline.domain.states import JobState, SourceRef, SourceState
 from batchline.steps.start import Starter
 from batchline.steps.submit import first_attempt
@@ -36,6 +40,7 @@ class ReleaseResult:
     released: bool
     message: str
     started: int = 0
+    refused: bool = False  # it cannot be released at all (not: it was already)
 
 
 @dataclass
@@ -43,6 +48,7 @@ class Releaser:
     settings: ReleaseSettings
     ledger: JobLedger
     starter: Starter
+    storage: Storage
 
     def release(self, record: SourceRecord) -> ReleaseResult:
         source = record.source
@@ -52,6 +58,22 @@ class Releaser:
         attempts = [
             first_attempt(self.settings.work_bucket, source, part) for part in range(1, parts + 1)
         ]
+        gone = next(
+            (
+                uri
+                for a in attempts
+                for uri in a.input_uris
+                if not self.storage.exists(*split_uri(uri))
+            ),
+            None,
+        )
+        if gone is not None:
+            return ReleaseResult(
+                False,
+                f"{source.uri} cannot be released: its staged part {gone} no longer exists (the "
+                "work bucket's staging/ copies expire); upload the file again to submit it",
+                refused=True,
+            )
         if not attempts or not self.ledger.release_held(
             source, attempts, count_spend=self.settings.daily_budget_usd is not None
         ):

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO, Protocol
 
-from batchline.adapters.ledger import JobLedger, NewAttempt, QueueOutcome
+from batchline.adapters.ledger import JobLedger, NewAttempt, QueueOutcome, SourceRecord
 from batchline.adapters.storage import ObjectGone, Storage, abort
 from batchline.adapters.vertex import VertexJobs
 from batchline.domain.budget import BudgetLimits, Hold
@@ -136,6 +136,8 @@ class Submitter:
                 if claim.record.state == SourceState.RECEIVED:
                     raise TransientError(f"{obj.uri} is being submitted by another attempt")
                 log.info("duplicate upload event: source already %s", claim.record.state)
+                if claim.record.state == SourceState.HELD:
+                    self._report_hold_again(obj, claim.record)
                 # An attempt that died between the final state and the notification.
                 self.announcer.announce_if_done(source)
                 return SubmitResult("duplicate", obj.uri, detail=str(claim.record.state))
@@ -211,25 +213,44 @@ class Submitter:
         self, obj: StorageObject, source: SourceRef, report: FileReport, hold: Hold
     ) -> SubmitResult:
         """The ledger holds the file: say why beside it, then notify (file.held)."""
+        report_uri = self._write_held_report(obj, source, hold, report.text(), report.to_json())
+        self.announcer.announce_if_done(source)
+        log.warning("held: %s; report at %s", hold.reason, report_uri)
+        return SubmitResult("held", obj.uri, report_uri=report_uri, detail=hold.reason)
+
+    def _report_hold_again(self, obj: StorageObject, record: SourceRecord) -> None:
+        """A redelivered event of a held file: an attempt that died between holding it and
+        writing why left no report; write it from what the ledger kept."""
+        names = report_names(self.settings.reports_prefix, record.source)
+        hold = Hold.from_json(record.hold)
+        if hold is None or self.storage.exists(obj.bucket, names.text):
+            return
+        estimate = record.estimate or {}
+        header = f"gs://{obj.bucket}/{obj.name}: valid: {estimate.get('requests', '?')} requests"
+        self._write_held_report(obj, record.source, hold, header, {"estimate": estimate})
+
+    def _write_held_report(
+        self,
+        obj: StorageObject,
+        source: SourceRef,
+        hold: Hold,
+        text: str,
+        details: Mapping[str, object],
+    ) -> str:
         import json
 
         names = report_names(self.settings.reports_prefix, source)
         release = f"batchline release gs://{obj.bucket}/{obj.name}#{obj.generation}"
-        why = f"{report.name}: held, not submitted: {hold.reason}; to submit it: {release}"
+        shown = f"gs://{obj.bucket}/{obj.name}"  # as the validation report names the file
+        why = f"{shown}: held, not submitted: {hold.reason}; to submit it: {release}"
         report_uri = self.storage.write_text(
-            obj.bucket, names.text, report.text() + "\n" + why + "\n", "text/plain"
+            obj.bucket, names.text, text + "\n" + why + "\n", "text/plain"
         )
+        body = {"source_uri": obj.uri, **details, "held": hold.to_json()}
         self.storage.write_text(
-            obj.bucket,
-            names.json,
-            json.dumps(
-                {"source_uri": obj.uri, **report.to_json(), "held": hold.to_json()}, indent=2
-            ),
-            "application/json",
+            obj.bucket, names.json, json.dumps(body, indent=2), "application/json"
         )
-        self.announcer.announce_if_done(source)
-        log.warning("held: %s; report at %s", hold.reason, report_uri)
-        return SubmitResult("held", obj.uri, report_uri=report_uri, detail=hold.reason)
+        return report_uri
 
     def _read(self, obj: StorageObject) -> IO[bytes]:
         return self.storage.reader(obj.bucket, obj.name, obj.generation)
