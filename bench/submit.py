@@ -16,16 +16,18 @@ import argparse
 import io
 import sys
 import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from measure import Figure, interleaved_medians, parse_only, report
 from validate import write_file
 
+from batchline.adapters.ledger import QueueOutcome
 from batchline.domain.events import StorageObject
 from batchline.domain.limits import SERVICE_LIMITS, JobLimits
+from batchline.domain.pricing import DEFAULT_PRICES, ModelPrice
 from batchline.domain.states import SourceRef
 from batchline.steps.start import StartSummary
 from batchline.steps.submit import Submitter
@@ -41,6 +43,9 @@ class BenchSettings:
     model: str = "gemini-3.5-flash"
     job_limits: JobLimits = SERVICE_LIMITS
     row_labels: bool = True
+    prices: Mapping[str, ModelPrice] = field(default_factory=lambda: DEFAULT_PRICES)
+    max_file_cost_usd: float | None = None
+    daily_budget_usd: float | None = None
 
 
 class CountingSink(io.RawIOBase):
@@ -88,8 +93,10 @@ class LocalStorage:
 
 
 class MemoryLedger:
-    def queue_parts(self, source: SourceRef, attempts: Sequence[Any], model: str) -> bool:
-        return True
+    def queue_parts_within_budget(
+        self, source: SourceRef, attempts: Sequence[Any], model: str, **budget: Any
+    ) -> tuple[QueueOutcome, None]:
+        return QueueOutcome.QUEUED, None  # no limit set: the default
 
     def list_jobs_for_source(self, source: SourceRef) -> list[Any]:
         return []

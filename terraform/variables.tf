@@ -333,15 +333,25 @@ variable "prefix" {
 }
 
 variable "prices" {
+  # The fields of shared/batchline/domain/prices.json; the optional ones left out are sent as
+  # null: cached input then costs 10% of input, and no threshold means one rate at any size.
   type = map(object({
-    input_per_million  = number
-    output_per_million = number
+    input_per_million                     = number
+    output_per_million                    = number
+    cached_input_per_million              = optional(number)
+    long_context_threshold                = optional(number)
+    long_context_input_per_million        = optional(number)
+    long_context_output_per_million       = optional(number)
+    long_context_cached_input_per_million = optional(number)
   }))
-  description = "Online USD prices per million tokens by model id, overriding the built-in defaults in cost reports (batch is billed at 50%)."
+  description = "Online USD prices per million tokens by model id, overriding the built-in defaults in cost estimates (batch is billed at 50%; cached input at its own rate; a request over long_context_threshold prompt tokens at the long_context_* rates)."
   default     = {}
 
   validation {
-    condition     = alltrue([for model, price in var.prices : price.input_per_million >= 0 && price.output_per_million >= 0])
+    condition = alltrue(flatten([for model, price in var.prices : [
+      for value in [price.input_per_million, price.output_per_million, price.cached_input_per_million, price.long_context_threshold, price.long_context_input_per_million, price.long_context_output_per_million, price.long_context_cached_input_per_million] :
+      value == null ? true : value >= 0
+    ]]))
     error_message = "prices must not be negative."
   }
 }

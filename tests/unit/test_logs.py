@@ -112,3 +112,27 @@ def test_context_does_not_leak_between_threads(stream: io.StringIO) -> None:
     for thread in threads:
         thread.join()
     assert sorted(entry["event_id"] for entry in lines(stream)) == ["a", "b"]
+
+
+def test_stdout_is_the_one_at_each_write_not_the_one_at_configuration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A test runner swaps sys.stdout per test and closes the old one: logging configured
+    # during one test must not write to (or flush) a closed stream in the next.
+    from batchline.runtime import logs
+
+    root = logging.getLogger()
+    monkeypatch.setattr(logs, "_handler", None)
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr("sys.stdout", first)
+    configure_logging(logging.INFO)
+    handler = logs._handler
+    try:
+        first.close()
+        monkeypatch.setattr("sys.stdout", second)
+        logging.getLogger("batchline.test").warning("after the swap")
+        [entry] = lines(second)
+        assert entry["message"] == "after the swap"
+        configure_logging(logging.INFO, stream=io.StringIO())  # re-pointing: no flush error
+    finally:
+        root.removeHandler(handler)  # type: ignore[arg-type]

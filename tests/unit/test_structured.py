@@ -203,3 +203,26 @@ def test_validators_are_compiled_once_per_schema() -> None:
         row_for('{"sentiment": "neutral", "topics": []}', config=SCHEMA_CONFIG, line=line)
     info = _validator.cache_info()
     assert (info.misses, info.hits) == (1, 4)
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "object", "properties": {"a": {"$ref": "#/$defs/missing"}}},
+        {"$ref": "https://example.com/remote-schema.json"},  # never fetched
+    ],
+    ids=["ref-to-nothing", "remote-ref"],
+)
+def test_a_schema_whose_reference_cannot_be_resolved_is_not_checked_and_the_row_kept(
+    schema: dict[str, Any],
+) -> None:
+    from batchline.domain.structured import NOT_CHECKED, structured_answer
+
+    request = {
+        "contents": [{"role": "user", "parts": [{"text": "x"}]}],
+        "generationConfig": {"responseMimeType": "application/json", "responseJsonSchema": schema},
+    }
+    value, error = structured_answer(request, '{"a": 1}', "STOP")
+    assert value == {"a": 1}
+    assert error is not None and error.startswith(NOT_CHECKED)
+    assert "cannot be resolved" in error

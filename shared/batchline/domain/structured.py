@@ -40,6 +40,7 @@ from typing import Any, Final
 import jsonschema
 import msgspec
 from jsonschema.exceptions import best_match
+from referencing.exceptions import Unresolvable
 
 __all__ = [
     "CUT_SHORT",
@@ -165,7 +166,10 @@ def _schema_problem(value: Any, schema: dict[str, Any]) -> str | None:
         validator = _validator(key)
     except jsonschema.SchemaError as exc:
         return f"{NOT_CHECKED}: it is not valid JSON Schema ({exc.message})"
-    error = best_match(validator.iter_errors(value))
+    try:
+        error = best_match(validator.iter_errors(value))
+    except Unresolvable as exc:  # a $ref to nothing, or to a remote document (never fetched)
+        return f"{NOT_CHECKED}: it has a reference that cannot be resolved ({exc})"
     if error is None:
         return None
     return f"{NOT_MATCHING} at {error.json_path}: {error.message}"

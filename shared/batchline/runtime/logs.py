@@ -109,7 +109,7 @@ def configure_logging(level: int | str = logging.INFO, stream: IO[str] | None = 
     with _configure_lock:
         root = logging.getLogger()
         if _handler is None or _handler not in root.handlers:
-            handler = logging.StreamHandler(stream or sys.stdout)
+            handler = logging.StreamHandler(stream or _Stdout())
             handler.setFormatter(JsonFormatter())
             for existing in list(root.handlers):
                 if isinstance(existing.formatter, JsonFormatter) or _is_plain_stream(existing):
@@ -117,8 +117,22 @@ def configure_logging(level: int | str = logging.INFO, stream: IO[str] | None = 
             root.addHandler(handler)
             _handler = handler
         elif stream is not None and isinstance(_handler, logging.StreamHandler):
-            _handler.setStream(stream)
+            if getattr(_handler.stream, "closed", False):
+                _handler.stream = stream  # setStream would flush the closed one first
+            else:
+                _handler.setStream(stream)
         root.setLevel(level)
+
+
+class _Stdout:
+    """sys.stdout as it is at each write, not as it was when logging was configured: a test
+    runner swaps it per test (and closes the old one); a deployed function never does."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
 
 
 def _is_plain_stream(handler: logging.Handler) -> bool:

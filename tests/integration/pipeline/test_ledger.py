@@ -11,7 +11,15 @@ from typing import TypeVar
 import pytest
 from google.cloud import firestore
 
-from batchline.adapters.ledger import JobLedger, NewAttempt, StartOutcome, UnknownJob, UnknownSource
+from batchline.adapters.ledger import (
+    JobLedger,
+    NewAttempt,
+    QueueOutcome,
+    StartOutcome,
+    UnknownJob,
+    UnknownSource,
+)
+from batchline.domain.budget import BudgetLimits
 from batchline.domain.states import JobState, SourceRef, SourceState, attempt_document_id
 from batchline.domain.totals import JobTotals
 
@@ -59,6 +67,15 @@ def all_at_once(count: int, work: Callable[[], _T]) -> list[_T]:
         return [future.result() for future in [pool.submit(work) for _ in range(count)]]
 
 
+def queue(ledger: JobLedger, ref: SourceRef, attempts: list[NewAttempt]) -> bool:
+    """The file's parts queued, with no cost limit set (the default): True when queued."""
+    outcome, hold = ledger.queue_parts_within_budget(
+        ref, attempts, "m", limits=BudgetLimits(None, None), estimate={}, report_uri=""
+    )
+    assert hold is None
+    return outcome == QueueOutcome.QUEUED
+
+
 def new_attempt(part: int, attempt: int = 1) -> NewAttempt:
     return NewAttempt(
         part=part,
@@ -72,7 +89,7 @@ def new_attempt(part: int, attempt: int = 1) -> NewAttempt:
 def queued(ledger: JobLedger, ref: SourceRef, parts: int) -> list[str]:
     """Claim and queue a source of `parts` parts; the attempt ids of their first attempts."""
     assert ledger.claim_source(ref).claimed
-    assert ledger.queue_parts(ref, [new_attempt(part) for part in range(1, parts + 1)], "m")
+    assert queue(ledger, ref, [new_attempt(part) for part in range(1, parts + 1)])
     return [attempt_document_id(ref, part, 1) for part in range(1, parts + 1)]
 
 
@@ -129,7 +146,7 @@ def test_a_rejected_source_stays_rejected(ledger: JobLedger, clock: Clock) -> No
 def test_parts_are_queued_once_and_wait_before_they_have_a_job(ledger: JobLedger) -> None:
     ref = source()
     ids = queued(ledger, ref, 2)
-    assert not ledger.queue_parts(ref, [new_attempt(1), new_attempt(2)], "m")
+    assert not queue(ledger, ref, [new_attempt(1), new_attempt(2)])
     stored = ledger.get_source(ref)
     assert (stored.state, stored.part_count, stored.parts) == (
         SourceState.SUBMITTED,
@@ -334,7 +351,7 @@ def test_unknown_records_are_errors_not_silence(ledger: JobLedger) -> None:
     with pytest.raises(UnknownJob):
         ledger.transition_job("no-such-attempt", JobState.RUNNING)
     with pytest.raises(UnknownSource):
-        ledger.queue_parts(source("never-claimed"), [new_attempt(1)], "m")
+        queue(ledger, source("never-claimed"), [new_attempt(1)])
     assert ledger.get_source(source("never-claimed")) is None
     [attempt_id] = queued(ledger, source(), 1)
     with pytest.raises(ValueError, match="managed by the ledger"):

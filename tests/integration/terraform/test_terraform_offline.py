@@ -18,6 +18,7 @@ import pytest
 from harness import Plan, Workspace
 
 from batchline.domain.log_events import LOG_EVENTS
+from batchline.domain.pricing import parse_prices
 from batchline.runtime.settings import ENV_VARS
 
 pytestmark = pytest.mark.integration
@@ -34,7 +35,18 @@ OPTION_SETS: dict[str, dict[str, Any]] = {
         "alert_notification_channels": [f"projects/{PROJECT}/notificationChannels/1"],
         "input_uploaders": ["group:data-team@example.com"],
         "completed_topic_subscribers": ["serviceAccount:reader@example.iam.gserviceaccount.com"],
-        "prices": {"gemini-3.5-flash": {"input_per_million": 0.5, "output_per_million": 3.0}},
+        "prices": {
+            "gemini-3.5-flash": {
+                "input_per_million": 0.5,
+                "output_per_million": 3.0,
+                "cached_input_per_million": 0.05,
+                "long_context_threshold": 200000,
+                "long_context_input_per_million": 1.0,
+                "long_context_output_per_million": 4.5,
+                "long_context_cached_input_per_million": 0.1,
+            },
+            "gemini-3.5-flash-lite": {"input_per_million": 0.1, "output_per_million": 0.4},
+        },
     },
 }
 # What each option set creates; the README's deploy section gives the same counts.
@@ -117,7 +129,17 @@ def test_functions_get_exactly_the_settings_environment(workspace: Workspace) ->
         assert sorted(environment) == sorted(ENV_VARS)
         assert environment["GOOGLE_CLOUD_PROJECT"] == PROJECT
         assert environment["BATCHLINE_FIRESTORE_DATABASE"] == "batchline-ledger"
-        assert json.loads(environment["BATCHLINE_PRICES"]) == OPTION_SETS["every_option"]["prices"]
+        # Every field the functions read arrives; those left out arrive as null, which the
+        # settings read as not given (parse_prices).
+        given = OPTION_SETS["every_option"]["prices"]
+        sent = json.loads(environment["BATCHLINE_PRICES"])
+        assert sent["gemini-3.5-flash"] == given["gemini-3.5-flash"]
+        lite = {key: value for key, value in sent["gemini-3.5-flash-lite"].items() if value}
+        assert lite == given["gemini-3.5-flash-lite"]
+        assert (
+            parse_prices(environment["BATCHLINE_PRICES"])["gemini-3.5-flash"]
+            == (parse_prices(json.dumps(given))["gemini-3.5-flash"])
+        )
 
 
 def test_computed_attributes_are_known_only_after_apply(workspace: Workspace) -> None:

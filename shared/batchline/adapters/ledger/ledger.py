@@ -169,24 +169,6 @@ class JobLedger(AttemptStore):
             },
         )
 
-    def queue_parts(self, source: SourceRef, attempts: Sequence[NewAttempt], model: str) -> bool:
-        """received -> submitted: each part's first attempt recorded, `queued` until its job
-        is started (by the submit step or a poll tick, within the running-jobs cap). True for
-        the one caller that did it; a repeated call changes nothing."""
-        if not attempts:
-            raise ValueError("a submitted source has at least one part")
-        ref = self._source_ref(source)
-
-        def queue(transaction: Transaction) -> bool:
-            record = self._read_source(transaction, ref, source)
-            # Only from received: a held file is submitted by release_held alone.
-            if record.state != SourceState.RECEIVED:
-                return False
-            self._write_queue(transaction, ref, source, attempts, model, self._clock(), {})
-            return True
-
-        return self._transact(queue)
-
     def queue_parts_within_budget(
         self,
         source: SourceRef,
@@ -197,7 +179,9 @@ class JobLedger(AttemptStore):
         estimate: Mapping[str, Any],
         report_uri: str,
     ) -> tuple[QueueOutcome, Hold | None]:
-        """received -> submitted as `queue_parts` does, or received -> held when a limit
+        """received -> submitted (each part's first attempt recorded, `queued` until its job
+        is started by the submit step or a poll tick, within the running-jobs cap), or
+        received -> held when a limit
         holds the file (batchline.domain.budget, on the estimate's high end). The day's
         spend is read and added to in the same transaction as the move, so files submitted at
         once cannot together pass a daily budget none of them passes alone."""
