@@ -10,12 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from batchline.domain.estimate import MEDIA_KINDS, FileEstimate, estimate_file
-from batchline.domain.pricing import DEFAULT_PRICES, ModelPrice, parse_prices
+from batchline.domain.pricing import DEFAULT_PRICES, ModelPrice
 from batchline.domain.validation import FileReport, validate_stream
+from batchline.runtime.settings import prices_with_defaults
 from batchline_cli.console import EXIT_INVALID, EXIT_USAGE, EXIT_VALID, console, print_table
 
 __all__ = ["add_parser"]
@@ -41,9 +43,9 @@ def add_parser(commands: Any) -> None:
     estimate.set_defaults(handler=_cmd_estimate)
 
 
-def _prices() -> dict[str, ModelPrice]:
+def _prices() -> Mapping[str, ModelPrice]:
     text = os.environ.get("BATCHLINE_PRICES", "").strip()
-    return {**DEFAULT_PRICES, **(parse_prices(text) if text else {})}
+    return prices_with_defaults(text) if text else DEFAULT_PRICES
 
 
 def _cmd_estimate(args: argparse.Namespace) -> int:

@@ -160,6 +160,14 @@ def _cmd_retry(args: argparse.Namespace) -> int:
     record = _newest_upload(out, "retry", args.uri, ledger)
     if isinstance(record, int):
         return record
+    if record.state == SourceState.HELD:
+        out.print(
+            f"{record.source.uri} is held by the budget guard, never run: "
+            f"`batchline release {record.source.uri}` submits it",
+            markup=False,
+            soft_wrap=True,
+        )
+        return EXIT_FAILED
     if record.state not in (SourceState.LOADED, SourceState.FAILED):
         # A repeated retry, or a file still at work: nothing to do (yet).
         out.print(f"{record.source.uri} is {record.state}: not finished, nothing to retry now")

@@ -212,3 +212,15 @@ def test_a_release_after_the_staged_copy_expired_says_so_and_keeps_the_file_held
     record = cloud.ledger().get_source(source_of(resource))
     assert record is not None and record.state == SourceState.HELD
     assert cloud.vertex_jobs() == []
+
+
+def test_retry_of_a_held_file_points_at_release(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cloud.reconfigure(monkeypatch, BATCHLINE_MAX_FILE_COST_USD="0.001")
+    resource = cloud.upload("retry-held.jsonl", bounded_file(2, 10_000))
+    assert cloud.deliver_upload(resource) == 200
+    uri = f"gs://{resource['bucket']}/{resource['name']}"
+    assert main(["retry", uri]) == 1
+    assert f"batchline release {uri}" in capsys.readouterr().out
+    assert cloud.vertex_jobs() == []

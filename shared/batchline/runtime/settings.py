@@ -219,7 +219,7 @@ class Settings:
         pending_alert_hours = reader.positive_number("BATCHLINE_PENDING_ALERT_HOURS")
         start_lease_seconds = reader.positive_number("BATCHLINE_START_LEASE_SECONDS")
         start_backoff_seconds = reader.positive_number("BATCHLINE_START_BACKOFF_SECONDS")
-        prices = reader.parsed("BATCHLINE_PRICES", _prices_with_defaults, DEFAULT_PRICES)
+        prices = reader.parsed("BATCHLINE_PRICES", prices_with_defaults, DEFAULT_PRICES)
         max_file_cost_usd = reader.optional_positive_number("BATCHLINE_MAX_FILE_COST_USD")
         daily_budget_usd = reader.optional_positive_number("BATCHLINE_DAILY_BUDGET_USD")
         if reader.problems:
@@ -261,8 +261,9 @@ class Settings:
         )
 
 
-def _prices_with_defaults(text: str) -> Mapping[str, ModelPrice]:
-    # Given prices override the built-in defaults model by model; the rest stay.
+def prices_with_defaults(text: str) -> Mapping[str, ModelPrice]:
+    """BATCHLINE_PRICES over the built-in prices: model by model, the rest stay (also what
+    `batchline estimate` uses, which needs no other setting)."""
     return MappingProxyType({**DEFAULT_PRICES, **parse_prices(text)})
 
 

@@ -87,7 +87,7 @@ class Announcer:
             return False
         if record.state not in SOURCE_ANNOUNCED:
             return False
-        claim = self.ledger.claim_source_notification(source)
+        claim = self.ledger.claim_source_notification(source, record.state)
         if claim == NotifyClaim.SENT:
             return False
         if claim == NotifyClaim.HELD:
@@ -98,7 +98,7 @@ class Announcer:
         except Exception:
             self.ledger.release_source_notification(source)  # the retry sends it
             raise
-        self.ledger.mark_source_notified(source)
+        self.ledger.mark_source_notified(source, record.state)
         level = logging.ERROR if notification.event == JOB_FAILED else logging.INFO
         log.log(
             level,

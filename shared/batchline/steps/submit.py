@@ -196,6 +196,9 @@ class Submitter:
         )
         if outcome == QueueOutcome.HELD and hold is not None:
             return self._hold(obj, source, report, hold)
+        if outcome == QueueOutcome.ALREADY:
+            log.info("another attempt moved the file on first; nothing more to do here")
+            return SubmitResult("duplicate", obj.uri, detail="moved on by another attempt")
         # Start what the running-jobs cap allows now; poll ticks start the rest.
         waiting = [
             job for job in self.ledger.list_jobs_for_source(source) if job.state == JobState.QUEUED
@@ -223,7 +226,9 @@ class Submitter:
         writing why left no report; write it from what the ledger kept."""
         names = report_names(self.settings.reports_prefix, record.source)
         hold = Hold.from_json(record.hold)
-        if hold is None or self.storage.exists(obj.bucket, names.text):
+        if hold is None or all(
+            self.storage.exists(obj.bucket, n) for n in (names.text, names.json)
+        ):
             return
         estimate = record.estimate or {}
         header = f"gs://{obj.bucket}/{obj.name}: valid: {estimate.get('requests', '?')} requests"

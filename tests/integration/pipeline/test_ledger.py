@@ -14,6 +14,7 @@ from google.cloud import firestore
 from batchline.adapters.ledger import (
     JobLedger,
     NewAttempt,
+    NotifyClaim,
     QueueOutcome,
     StartOutcome,
     UnknownJob,
@@ -243,7 +244,10 @@ def test_the_source_is_loaded_only_after_all_its_parts(ledger: JobLedger) -> Non
     assert totals == JobTotals(succeeded=3, failed=1, missing=1, prompt_tokens=35)
     assert record.notified_time is None
     assert [r.source for r in ledger.list_sources_awaiting_notification()] == [ref]
-    assert all_at_once(4, lambda: ledger.mark_source_notified(ref)).count(True) == 1
+    assert (
+        all_at_once(4, lambda: ledger.mark_source_notified(ref, SourceState.LOADED)).count(True)
+        == 1
+    )
     assert ledger.get_source(ref).notified_time is not None
     assert ledger.list_sources_awaiting_notification() == []
 
@@ -332,7 +336,7 @@ def test_a_final_source_is_retried_once_and_notified_again(ledger: JobLedger) ->
     ledger.transition_job(first, JobState.FINISHED, vertex_state="JOB_STATE_SUCCEEDED")
     ledger.claim_job_load(first)
     ledger.mark_job_loaded(first, JobTotals(succeeded=1, failed=1, retryable=1))
-    ledger.mark_source_notified(ref)
+    ledger.mark_source_notified(ref, SourceState.LOADED)
     attempts = [new_attempt(1, attempt=2)]
     assert all_at_once(3, lambda: ledger.retry_source(ref, attempts)).count(True) == 1
     record = ledger.get_source(ref)
@@ -356,3 +360,36 @@ def test_unknown_records_are_errors_not_silence(ledger: JobLedger) -> None:
     [attempt_id] = queued(ledger, source(), 1)
     with pytest.raises(ValueError, match="managed by the ledger"):
         ledger.transition_job(attempt_id, JobState.STARTING, state="loaded")
+
+
+def test_a_release_during_the_held_notification_leaves_the_next_one_due(
+    ledger: JobLedger,
+) -> None:
+    # The file.held publish is under way when a person (or a bot reacting to it) releases
+    # the file: the held notification must not be recorded as the file's last one.
+    ref = source("held.jsonl")
+    ledger.claim_source(ref)
+    outcome, hold = ledger.queue_parts_within_budget(
+        ref,
+        [new_attempt(1)],
+        "m",
+        limits=BudgetLimits(max_file_usd=0.01),
+        estimate={"cost_usd": {"low": 0.5, "high": 1.0}},
+        report_uri="gs://b/report.txt",
+    )
+    assert outcome == QueueOutcome.HELD and hold is not None
+    assert ledger.claim_source_notification(ref, SourceState.HELD) == NotifyClaim.CLAIMED
+    assert ledger.release_held(ref, [new_attempt(1)], count_spend=False)
+    assert not ledger.mark_source_notified(ref, SourceState.HELD), "released meanwhile"
+    record = ledger.get_source(ref)
+    assert record is not None
+    assert (record.state, record.notified_time) == (SourceState.SUBMITTED, None)
+    assert ledger.claim_source_notification(ref, SourceState.HELD) == NotifyClaim.SENT
+    [job] = ledger.list_jobs_for_source(ref)
+    assert ledger.claim_start(job.attempt_id, max_running=100).outcome == StartOutcome.CLAIMED
+    ledger.record_started(job.attempt_id, job_name(200))
+    ledger.transition_job(job.attempt_id, JobState.FINISHED, vertex_state="JOB_STATE_SUCCEEDED")
+    ledger.claim_job_load(job.attempt_id)
+    ledger.mark_job_loaded(job.attempt_id, JobTotals(succeeded=1))
+    assert ledger.claim_source_notification(ref, SourceState.LOADED) == NotifyClaim.CLAIMED
+    assert ledger.mark_source_notified(ref, SourceState.LOADED)

@@ -360,11 +360,13 @@ class JobLedger(AttemptStore):
 
     # --- a source's notification -----------------------------------------------------------
 
-    def claim_source_notification(self, source: SourceRef) -> NotifyClaim:
-        """Claim the sending of a final source's notification: CLAIMED for one caller per
-        lease, SENT once it went out, HELD while another caller's claim is live. Two
-        completions that finish a source at the same moment (or a redelivery during the
-        publish) then send it once; a claim whose sender died lapses for the next caller."""
+    def claim_source_notification(self, source: SourceRef, state: SourceState) -> NotifyClaim:
+        """Claim the sending of the notification of a source final in `state`: CLAIMED for
+        one caller per lease, SENT once it went out (or when the source has left that state:
+        a held file released meanwhile gets its own notification when it ends), HELD while
+        another caller's claim is live. Two completions that finish a source at the same
+        moment (or a redelivery during the publish) then send it once; a claim whose sender
+        died lapses for the next caller."""
         ref = self._source_ref(source)
 
         def claim(transaction: Transaction) -> NotifyClaim:
@@ -372,7 +374,7 @@ class JobLedger(AttemptStore):
             if not current:
                 raise UnknownSource(f"no ledger record for {source.uri}; claim it first")
             now = self._clock()
-            if current.get("notified_time") is not None:
+            if current.get("notified_time") is not None or current.get("state") != state.value:
                 return NotifyClaim.SENT
             if self.notify_lease.held(current, now):
                 return NotifyClaim.HELD
@@ -385,13 +387,15 @@ class JobLedger(AttemptStore):
         """Give up a notification claim whose publish failed, for the retry to take."""
         self._source_ref(source).update(self.notify_lease.release(self._clock()))
 
-    def mark_source_notified(self, source: SourceRef) -> bool:
-        """Record that the source's notification went out; True the first time."""
+    def mark_source_notified(self, source: SourceRef, state: SourceState) -> bool:
+        """Record that the notification of the source final in `state` went out; True the
+        first time. Nothing is recorded when the source has left that state (a held file
+        released while its file.held was published): its next notification is still due."""
         ref = self._source_ref(source)
 
         def mark(transaction: Transaction) -> bool:
             record = self._read_source(transaction, ref, source)
-            if record.notified_time is not None:
+            if record.notified_time is not None or record.state != state:
                 return False
             now = self._clock()
             transaction.update(
