@@ -1,8 +1,9 @@
 """The budget guard's rules, without Firestore: whether a file may be submitted now.
 
 A file is checked on the high end of its estimate (batchline.domain.estimate: every request
-writing its maxOutputTokens, or the model's maximum), the figure that can only be beaten, not
-exceeded, by what it will really cost. It is held when that is over BATCHLINE_MAX_FILE_COST_USD,
+writing its maxOutputTokens, or the model's maximum). It is an estimate, not a bound: the
+input side is counted at 4 characters per token and assumed sizes for media, without tool
+declarations, candidateCount or long-context rates, so a file can still cost more. It is held when that is over BATCHLINE_MAX_FILE_COST_USD,
 or when it would take the UTC day's estimated spend over BATCHLINE_DAILY_BUDGET_USD. A file
 whose cost cannot be estimated (no price for its model) is held while any limit is set: a
 limit that cannot be checked is not waved through.
