@@ -67,42 +67,57 @@ _COUNTS = frozenset(
 )
 
 
+# The response settings of generationConfig that decide whether an answer must be JSON.
+_RESPONSE_SETTINGS: Final = frozenset({"responseMimeType", "responseSchema", "responseJsonSchema"})
+
+
+@lru_cache(maxsize=512)
 def _camel(key: str) -> str:
+    # Cached: a file's requests share a handful of keys, and this runs for every row.
     return _SNAKE.sub(lambda match: match.group(1).upper(), key)
 
 
-def _config_value(request: Any, name: str) -> Any:
-    """generationConfig.<name> (lowerCamelCase), whichever spelling the echo kept."""
+def _response_settings(request: Any) -> dict[str, Any]:
+    """generationConfig's response settings that are set, by lowerCamelCase name, whichever
+    spelling the echo kept (one pass over the config)."""
     if type(request) is not dict:
-        return None
+        return {}
     config = request.get("generationConfig")
     if config is None:
         config = request.get("generation_config")
     if type(config) is not dict:
-        return None
+        return {}
+    found: dict[str, Any] = {}
     for key, value in config.items():
-        if value is not None and _camel(key) == name:
-            return value
-    return None
+        if value is not None:
+            name = _camel(key)
+            if name in _RESPONSE_SETTINGS:
+                found[name] = value
+    return found
 
 
-def _response_schema(request: Any) -> dict[str, Any] | None:
+def _response_schema(settings: dict[str, Any]) -> dict[str, Any] | None:
     """The request's response schema as JSON Schema, or None when it gives none."""
-    openapi = _config_value(request, "responseSchema")
+    openapi = settings.get("responseSchema")
     if type(openapi) is dict:
         return openapi_to_json_schema(openapi)
-    json_schema = _config_value(request, "responseJsonSchema")
+    json_schema = settings.get("responseJsonSchema")
     if type(json_schema) is dict:
         return json_schema
     return None
 
 
+def _asks_for_json(settings: dict[str, Any]) -> bool:
+    if settings.get("responseMimeType") == JSON_MIME_TYPE:
+        return True
+    return any(
+        type(settings.get(name)) is dict for name in ("responseSchema", "responseJsonSchema")
+    )
+
+
 def asks_for_json(request: Any) -> bool:
     """Whether the request asked for a JSON answer (mime type or a response schema)."""
-    if _config_value(request, "responseMimeType") == JSON_MIME_TYPE:
-        return True
-    schemas = ("responseSchema", "responseJsonSchema")
-    return any(type(_config_value(request, name)) is dict for name in schemas)
+    return _asks_for_json(_response_settings(request))
 
 
 def openapi_to_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
@@ -195,13 +210,17 @@ def _parse(text: str) -> tuple[Any, str | None]:
 
 
 def _unfenced(text: str) -> str:
+    # Most answers are prose: the fence pattern only where one can start.
+    if "```" not in text[:64]:
+        return text
     match = _FENCE.match(text)
     return match.group(1) if match else text
 
 
 def structured_answer(request: Any, text: str | None, finish_reason: Any) -> tuple[Any, str | None]:
     """(response_json, response_json_error) of one answered row (see the module docstring)."""
-    if not asks_for_json(request):
+    settings = _response_settings(request)
+    if not _asks_for_json(settings):
         if text is None:
             return None, None
         candidate = _unfenced(text).strip()
@@ -217,7 +236,7 @@ def structured_answer(request: Any, text: str | None, finish_reason: Any) -> tup
     value, problem = _parse(text)
     if problem is not None:
         return None, problem
-    schema = _response_schema(request)
+    schema = _response_schema(settings)
     if schema is None:
         return value, None
     return value, _schema_problem(value, schema)
