@@ -26,7 +26,9 @@ from localcloud.chaos.plan import FAILED, MAX_REQUESTS_PER_JOB, Upload, probe, u
 SETTINGS = {
     "BATCHLINE_SUBMIT_LEASE_SECONDS": "8",
     "BATCHLINE_LOAD_LEASE_SECONDS": "8",
-    "BATCHLINE_NOTIFY_LEASE_SECONDS": "4",
+    # Longer than a publish and its mark take on a loaded 2-core machine (4 s was not:
+    # CI once saw a second sender publish after a slow first one's claim lapsed).
+    "BATCHLINE_NOTIFY_LEASE_SECONDS": "12",
     "BATCHLINE_START_LEASE_SECONDS": "6",
     "BATCHLINE_START_BACKOFF_SECONDS": "1",
     "BATCHLINE_POLL_BUDGET_SECONDS": "20",
@@ -44,7 +46,7 @@ TIMEOUTS = {"small": 300.0, "full": 900.0}
 MAX_PROBES = 3
 # After the last expected notification: time for a duplicate to show itself (two lapsed
 # notification leases and a few poll ticks).
-QUIET_SECONDS = 12.0
+QUIET_SECONDS = 2 * float(SETTINGS["BATCHLINE_NOTIFY_LEASE_SECONDS"]) + 4
 
 
 def say(text: str) -> None:

@@ -268,3 +268,18 @@ def test_an_error_no_retry_can_cure_still_propagates_with_its_stack_trace(
     ):
         with pytest.raises(type(error)):
             _tick_raising(error, monkeypatch)
+
+
+@pytest.mark.parametrize(("lease", "timeout"), [("10", 5.0), ("120", 60.0), ("600", 60.0)])
+def test_a_publish_waits_at_most_half_the_claim_it_is_made_under(
+    monkeypatch: pytest.MonkeyPatch, lease: str, timeout: float
+) -> None:
+    # A slower publish fails and gives its claim back before the claim could lapse and a
+    # second sender publish the same notification.
+    for name, value in EXAMPLE_SETTINGS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("BATCHLINE_NOTIFY_LEASE_SECONDS", lease)
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", "127.0.0.1:9")  # a client, never a call
+    settings.reset_settings()
+    publisher = wiring.publisher("projects/p/topics/t")
+    assert publisher.timeout == timeout

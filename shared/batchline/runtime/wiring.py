@@ -58,10 +58,14 @@ def vertex_jobs() -> VertexJobs:
 
 
 def publisher(topic_path: str) -> Publisher:
-    from batchline.adapters.pubsub import Publisher
+    from batchline.adapters.pubsub import PUBLISH_TIMEOUT_SECONDS, Publisher
     from batchline.runtime.clients import publisher_client
+    from batchline.runtime.settings import get_settings
 
-    return Publisher(publisher_client(), topic_path)
+    # A publish waits at most half the claim it is made under: one that is slower fails (and
+    # gives its claim back) before the claim can lapse and a second sender publish again.
+    lease = get_settings().notify_lease.total_seconds()
+    return Publisher(publisher_client(), topic_path, min(PUBLISH_TIMEOUT_SECONDS, lease / 2))
 
 
 @cache
