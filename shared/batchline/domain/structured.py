@@ -35,12 +35,12 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import jsonschema
 import msgspec
-from jsonschema.exceptions import best_match
-from referencing.exceptions import Unresolvable
+
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
 
 __all__ = [
     "CUT_SHORT",
@@ -165,7 +165,9 @@ def openapi_to_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=256)
-def _validator(schema_text: str) -> jsonschema.protocols.Validator:
+def _validator(schema_text: str) -> Validator:
+    import jsonschema  # on the first row with a schema: it costs a function's cold start 0.5 s
+
     schema = json.loads(schema_text)
     validator_class = jsonschema.validators.validator_for(
         schema, default=jsonschema.Draft202012Validator
@@ -176,10 +178,14 @@ def _validator(schema_text: str) -> jsonschema.protocols.Validator:
 
 def _schema_problem(value: Any, schema: dict[str, Any]) -> str | None:
     """What is wrong with `value` under `schema`, or None when it conforms."""
+    from jsonschema import SchemaError
+    from jsonschema.exceptions import best_match
+    from referencing.exceptions import Unresolvable
+
     key = json.dumps(schema, sort_keys=True, separators=(",", ":"))
     try:
         validator = _validator(key)
-    except jsonschema.SchemaError as exc:
+    except SchemaError as exc:
         return f"{NOT_CHECKED}: it is not valid JSON Schema ({exc.message})"
     try:
         error = best_match(validator.iter_errors(value))
