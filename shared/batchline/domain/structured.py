@@ -96,14 +96,15 @@ def _response_settings(request: Any) -> dict[str, Any]:
     return found
 
 
-def _response_schema(settings: dict[str, Any]) -> dict[str, Any] | None:
-    """The request's response schema as JSON Schema, or None when it gives none."""
+def _response_schema(settings: dict[str, Any]) -> tuple[bool, dict[str, Any]] | None:
+    """The request's response schema as given, and whether it is Gemini's OpenAPI form
+    (converted once per distinct schema, with its validator); None when it gives none."""
     openapi = settings.get("responseSchema")
     if type(openapi) is dict:
-        return openapi_to_json_schema(openapi)
+        return True, openapi
     json_schema = settings.get("responseJsonSchema")
     if type(json_schema) is dict:
-        return json_schema
+        return False, json_schema
     return None
 
 
@@ -165,10 +166,12 @@ def openapi_to_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=256)
-def _validator(schema_text: str) -> Validator:
+def _validator(schema_text: str, openapi: bool) -> Validator:
     import jsonschema  # on the first row with a schema: it costs a function's cold start 0.5 s
 
     schema = json.loads(schema_text)
+    if openapi:
+        schema = openapi_to_json_schema(schema)
     validator_class = jsonschema.validators.validator_for(
         schema, default=jsonschema.Draft202012Validator
     )
@@ -176,15 +179,17 @@ def _validator(schema_text: str) -> Validator:
     return validator_class(schema)
 
 
-def _schema_problem(value: Any, schema: dict[str, Any]) -> str | None:
-    """What is wrong with `value` under `schema`, or None when it conforms."""
+def _schema_problem(value: Any, schema: dict[str, Any], openapi: bool) -> str | None:
+    """What is wrong with `value` under `schema` (Gemini's OpenAPI form when `openapi`), or
+    None when it conforms. The rows of a file share a few schemas: the key is the schema's
+    text, and the conversion and compilation are done once per key."""
     from jsonschema import SchemaError
     from jsonschema.exceptions import best_match
     from referencing.exceptions import Unresolvable
 
     key = json.dumps(schema, sort_keys=True, separators=(",", ":"))
     try:
-        validator = _validator(key)
+        validator = _validator(key, openapi)
     except SchemaError as exc:
         return f"{NOT_CHECKED}: it is not valid JSON Schema ({exc.message})"
     try:
@@ -242,7 +247,8 @@ def structured_answer(request: Any, text: str | None, finish_reason: Any) -> tup
     value, problem = _parse(text)
     if problem is not None:
         return None, problem
-    schema = _response_schema(settings)
-    if schema is None:
+    given = _response_schema(settings)
+    if given is None:
         return value, None
-    return value, _schema_problem(value, schema)
+    openapi, schema = given
+    return value, _schema_problem(value, schema, openapi)
