@@ -72,8 +72,27 @@ def notifications_by_uri(received: Iterable[Notified]) -> dict[str, list[Notifie
     return found
 
 
+def trace(uri: str, logs: Mapping[str, Path], limit: int = 20) -> list[str]:
+    """The functions' log lines about one generation, in time order: what a failed check
+    about it needs to be understood (the local cloud's folder is gone by then)."""
+    found = [
+        (str(line.get("time", "")), name, line)
+        for name, path in logs.items()
+        if path.exists()
+        for line in log_lines(path)
+        if line.get("source_uri") == uri
+    ]
+    return [
+        f"{time[11:23]} {name} event {line.get('event_id', '-')}: {line.get('message')}"
+        for time, name, line in sorted(found, key=lambda found: found[0])[:limit]
+    ]
+
+
 def check_notifications(
-    verdicts: Verdicts, written: Sequence[Written], received: Sequence[Notified]
+    verdicts: Verdicts,
+    written: Sequence[Written],
+    received: Sequence[Notified],
+    logs: Mapping[str, Path] | None = None,
 ) -> None:
     by_uri = notifications_by_uri(received)
     for item in written:
@@ -88,7 +107,10 @@ def check_notifications(
         elif ok and expected == REJECTED:
             ok = got[0].body.get("error_count") == len(item.upload.error_lines)
             events = [f"{expected} with error_count {got[0].body.get('error_count')}"]
-        verdicts.check(f"one {expected} notification for {item.uri!r}", ok, events)
+        detail: object = events
+        if not ok and logs:
+            detail = "\n".join([str(events), *(f"    {line}" for line in trace(item.uri, logs))])
+        verdicts.check(f"one {expected} notification for {item.uri!r}", ok, detail)
     strays = sorted(set(by_uri) - {item.uri for item in written})
     verdicts.check("no notification for a generation the suite did not write", not strays, strays)
 

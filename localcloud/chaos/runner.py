@@ -353,7 +353,9 @@ def _check_everything(
     from batchline.runtime.settings import get_settings
 
     settings = get_settings()
-    checks.check_notifications(verdicts, every, collector.received)
+    current = stack.StackState.load()
+    logs = {name: Path(current.services[name].log) for name in KILLS} if current else {}
+    checks.check_notifications(verdicts, every, collector.received, logs)
     checks.check_ledger(verdicts, every, ledger)
     checks.check_rows(
         verdicts, every, lambda sql: list(bigquery_client().query(sql).result()), stack.DATASET
@@ -383,7 +385,6 @@ def _check_everything(
     current = stack.StackState.load()
     for name, service in (current.services if current else {}).items():
         verdicts.check(f"{name} alive at the end", stack.healthy(service))
-    logs = {name: Path(current.services[name].log) for name in KILLS} if current else {}
     checks.check_logs(verdicts, logs)
 
 

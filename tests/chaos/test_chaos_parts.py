@@ -3,6 +3,7 @@ and kills its whole process group; the checks fail on what they must catch."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -74,6 +75,33 @@ def test_two_notifications_for_one_generation_fail_the_check() -> None:
         "one job.succeeded notification for 'gs://in/a.jsonl#7'"
     ]
     assert verdicts.summary() == "4 checks, 3 passed, 1 failed"
+
+
+def test_a_doubled_notification_is_reported_with_the_functions_log_lines_about_it(
+    tmp_path: Path,
+) -> None:
+    item = written(plan.with_errors("bad.jsonl", 2, {2: b"{"}))
+    log = tmp_path / "submit.log"
+    lines = [
+        {"time": "2026-12-02T05:48:52.600000+00:00", "event_id": "11", "message": "notified"},
+        {"time": "2026-12-02T05:48:50.200000+00:00", "event_id": "11", "message": "received"},
+    ]
+    other = {"time": "2026-12-02T05:48:51.000000+00:00", "message": "another file"}
+    log.write_text(
+        "chaos: a kill note\n"
+        + "".join(json.dumps({**line, "source_uri": item.uri}) + "\n" for line in lines)
+        + json.dumps({**other, "source_uri": "gs://in/other.jsonl#7"})
+        + "\n"
+    )
+    twice = notified(item, plan.REJECTED, error_count=1)
+    verdicts = Verdicts()
+    checks.check_notifications(verdicts, [item], [twice, twice], {"submit": log})
+    (failed,) = verdicts.failed
+    assert failed.detail.splitlines() == [
+        "['file.rejected', 'file.rejected']",
+        "    05:48:50.200 submit event 11: received",
+        "    05:48:52.600 submit event 11: notified",
+    ]
 
 
 def test_a_notification_for_a_generation_never_written_fails_the_check() -> None:
