@@ -65,6 +65,28 @@ class Notified:
     body: Mapping[str, Any]
 
 
+@dataclass
+class Inbox:
+    """The notifications published, each message once however often Pub/Sub delivered it.
+
+    Delivery is at least once: a message whose ack came after its ack deadline (a loaded
+    machine) is delivered again, with the same message ID
+    (https://docs.cloud.google.com/pubsub/docs/exactly-once-delivery). That is no second
+    notification; a second publish is, and it has a message ID of its own.
+    """
+
+    received: list[Notified] = field(default_factory=list)
+    redelivered: int = 0
+    _ids: set[str] = field(default_factory=set)
+
+    def take(self, message_id: str, attributes: Mapping[str, str], data: bytes) -> None:
+        if message_id in self._ids:
+            self.redelivered += 1
+            return
+        self._ids.add(message_id)
+        self.received.append(Notified(dict(attributes), json.loads(data)))
+
+
 def notifications_by_uri(received: Iterable[Notified]) -> dict[str, list[Notified]]:
     found: dict[str, list[Notified]] = defaultdict(list)
     for notification in received:

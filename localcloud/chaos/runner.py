@@ -20,7 +20,7 @@ from typing import Any
 
 from localcloud import stack
 from localcloud.chaos import attacks, checks
-from localcloud.chaos.checks import Notified, Verdicts, Written
+from localcloud.chaos.checks import Inbox, Notified, Verdicts, Written
 from localcloud.chaos.plan import FAILED, MAX_REQUESTS_PER_JOB, Upload, probe, uploads
 
 SETTINGS = {
@@ -112,19 +112,22 @@ class Supervisor(Background):
 
 
 class Collector(Background):
-    """Every notification published on the completion topic, duplicates included."""
+    """Every notification published on the completion topic, duplicates included (each
+    message once: checks.Inbox)."""
 
     def __init__(self, subscription: str) -> None:
         super().__init__()
         self.subscription = subscription
-        self.received: list[Notified] = []
+        self.inbox = Inbox()
+
+    @property
+    def received(self) -> list[Notified]:
+        return self.inbox.received
 
     def uris(self) -> set[str]:
         return {str(n.body.get("source_uri")) for n in list(self.received)}
 
     def _run(self) -> None:
-        import json
-
         from google.api_core.exceptions import DeadlineExceeded
         from google.cloud import pubsub_v1
 
@@ -137,8 +140,9 @@ class Collector(Background):
             except DeadlineExceeded:
                 continue
             for message in response.received_messages:
-                body = json.loads(message.message.data)
-                self.received.append(Notified(dict(message.message.attributes), body))
+                self.inbox.take(
+                    message.message.message_id, message.message.attributes, message.message.data
+                )
             if response.received_messages:
                 subscriber.acknowledge(
                     request={
@@ -336,7 +340,10 @@ def _attack_and_check(
     _check_everything(verdicts, state, folder, every, collector, supervisor, ledger)
     for event, answer in zip([*malformed, gone], answers, strict=True):
         _check_answer(verdicts, folder, event, answer.result())
-    say(f"{duplicator.copies} duplicate events, {sum(supervisor.restarts.values())} restarts")
+    say(
+        f"{duplicator.copies} duplicate events, {sum(supervisor.restarts.values())} restarts, "
+        f"{collector.inbox.redelivered} notifications delivered again by Pub/Sub"
+    )
     return verdicts
 
 

@@ -104,6 +104,21 @@ def test_a_doubled_notification_is_reported_with_the_functions_log_lines_about_i
     ]
 
 
+def test_a_message_delivered_again_counts_once_and_a_second_publish_counts_twice() -> None:
+    item = written(plan.with_errors("bad.jsonl", 2, {2: b"{"}))
+    data = json.dumps({"source_uri": item.uri, "event": plan.REJECTED, "error_count": 1})
+    inbox = checks.Inbox()
+    inbox.take("101", {"event": plan.REJECTED}, data.encode())
+    inbox.take("101", {"event": plan.REJECTED}, data.encode())  # its ack came too late
+    verdicts = Verdicts()
+    checks.check_notifications(verdicts, [item], inbox.received)
+    assert not verdicts.failed
+    assert inbox.redelivered == 1
+    inbox.take("102", {"event": plan.REJECTED}, data.encode())  # published again
+    checks.check_notifications(verdicts, [item], inbox.received)
+    assert [o.detail for o in verdicts.failed] == ["['file.rejected', 'file.rejected']"]
+
+
 def test_a_notification_for_a_generation_never_written_fails_the_check() -> None:
     item = written(plan.valid("a.jsonl", 1))
     stray = notified(written(plan.valid("a.jsonl", 1), generation=8), plan.SUCCEEDED)
