@@ -45,6 +45,29 @@ def interleaved_medians(
     return {name: statistics.median(values) for name, values in times.items()}
 
 
+def paired_ratios(
+    measures: dict[str, Callable[[], object]], baseline: str, rounds: int = 9
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Each measurement's CPU time over the baseline's, as the median of the rounds' own
+    ratios, and the median CPU seconds of each.
+
+    A shared machine's speed drifts within seconds. A ratio taken within one round compares
+    runs under the same load, and its median ignores the rounds a neighbour disturbed; the
+    order alternates each round, so that no measurement always runs first."""
+    names = list(measures)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    ratios: dict[str, list[float]] = {name: [] for name in names}
+    for number in range(rounds):
+        took = {name: cpu_seconds(measures[name]) for name in names[:: 1 - 2 * (number % 2)]}
+        for name in names:
+            times[name].append(took[name])
+            ratios[name].append(took[name] / took[baseline])
+    return (
+        {name: statistics.median(values) for name, values in ratios.items()},
+        {name: statistics.median(values) for name, values in times.items()},
+    )
+
+
 @dataclass(frozen=True)
 class Figure:
     """One measured figure beside its target (`target` None: for information only)."""

@@ -2,14 +2,15 @@
 
 Generates a realistic 200,000-line requests file (text prompts of product-description
 length, multimodal parts by URI and inline, generationConfig, system instructions, safety
-settings, keys), then prints, as medians of interleaved rounds of CPU time:
+settings, keys), then prints ratios of CPU time, each the median of the ratios measured within
+interleaved rounds (measure.paired_ratios):
 - the validator's time divided by the time to read the file and `json.loads` every line
   (target: at most 0.8x, validating faster than the standard library merely parses), and
   divided by the time to read it and `orjson.loads` every line (for information);
 - validating and estimating (`batchline estimate`: the tally, then estimate_file) divided by
   validating with the tally's two ways in made no-ops (target: at most 1.10x: the estimate
   adds at most 10% to validation; the no-ops' calls stay in the baseline, a few percent of the
-  tally's cost), as medians of 9 interleaved rounds;
+  tally's cost), over 9 rounds;
 - the key index's memory per distinct key at 1,000,000 keys, for a file (keys read again
   from it on a hash match; target: at most 40 bytes) and for a pipe (keys copied);
 - the validator's peak resident memory for the file and for one three times larger, with
@@ -31,7 +32,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from measure import Figure, interleaved_medians, orjson_only, parse_only, report
+from measure import Figure, orjson_only, paired_ratios, parse_only, report
 
 RATIO_TARGET = 0.8
 ESTIMATE_RATIO_TARGET = 1.10
@@ -208,26 +209,31 @@ def main() -> int:
         path = Path(tmp) / "requests.jsonl"
         write_file(path, args.lines)
         size_mb = path.stat().st_size / 1e6
-        times = interleaved_medians(
+        ratios, times = paired_ratios(
             {
                 "json": lambda: parse_only(path),
                 "orjson": lambda: orjson_only(path),
                 "validate": lambda: validate(path),
-            }
+            },
+            baseline="json",
+            rounds=5,
         )
-        # Two figures about 10% apart on a shared machine: more rounds, the same interleaving.
-        times |= interleaved_medians(
+        orjson_ratio = ratios["validate"] / ratios["orjson"]
+        # Two figures about 10% apart on a shared machine: more rounds.
+        estimate_ratios, estimate_times = paired_ratios(
             {
                 "no_tally": lambda: validate_without_tally(path),
                 "estimate": lambda: validate_and_estimate(path),
             },
+            baseline="no_tally",
             rounds=9,
         )
+        times |= estimate_times
         small_mb = peak_memory_mb(path)
         big = Path(tmp) / "requests-x3.jsonl"
         write_file(big, 3 * args.lines)
         big_mb = peak_memory_mb(big)
-    print(f"file: {args.lines} lines, {size_mb:.0f} MB; medians of 5 interleaved rounds, CPU s")
+    print(f"file: {args.lines} lines, {size_mb:.0f} MB; medians of interleaved rounds, CPU s")
     print(f"read + json.loads:   {times['json']:.2f} s")
     print(f"read + orjson.loads: {times['orjson']:.2f} s")
     print(f"validator:           {times['validate']:.2f} s")
@@ -238,15 +244,15 @@ def main() -> int:
         Figure(
             name,
             "validator / (read + json.loads)",
-            times["validate"] / times["json"],
+            ratios["validate"],
             "x",
             RATIO_TARGET,
         ),
-        Figure(name, "validator / (read + orjson.loads)", times["validate"] / times["orjson"], "x"),
+        Figure(name, "validator / (read + orjson.loads)", orjson_ratio, "x"),
         Figure(
             name,
             "(validate + estimate) / validation without the estimate's tally",
-            times["estimate"] / times["no_tally"],
+            estimate_ratios["estimate"],
             "x",
             ESTIMATE_RATIO_TARGET,
         ),

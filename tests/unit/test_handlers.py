@@ -23,8 +23,11 @@ pytestmark = pytest.mark.unit
 @pytest.fixture
 def json_logs() -> Iterator[Callable[[], list[dict[str, Any]]]]:
     """The JSON log lines written so far in the test, parsed (context fields included)."""
-    from batchline.runtime.logs import JsonFormatter
+    from batchline.runtime.logs import JsonFormatter, configure_logging
 
+    # The handlers configure logging on their first event, which replaces any JSON handler on
+    # the root logger: configured first, this one stays whichever test comes first.
+    configure_logging()
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
@@ -140,7 +143,7 @@ def test_a_tick_past_the_age_limit_is_dropped(
         ("generation", "0", "is not a positive int64"),
         ("generation", "-7", "is not a positive int64"),
         ("generation", str(2**70), "is not a positive int64"),
-        ("generation", "12ab", "lacks a valid"),
+        ("generation", "12ab", "'generation': '12ab' is not a decimal int64"),
         ("generation", True, "expected an int64"),
         ("name", "x" * 100_000, "object name is 100000 bytes"),
         ("name", "", "object name is 0 bytes"),

@@ -133,7 +133,10 @@ def _int64(value: Any, name: str) -> int:
     """A positive int64 given as a decimal string or an integer (JSON carries int64 as text)."""
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise TypeError(f"{name!r}: expected an int64, got {type(value).__name__}")
-    number = int(value)
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"{name!r}: {str(value)[:40]!r} is not a decimal int64") from None
     if not 1 <= number <= MAX_GENERATION:
         raise ValueError(f"{name!r}: {value} is not a positive int64")
     return number

@@ -77,7 +77,7 @@ def _deeper_than(value: object, levels: int) -> bool:
     return False
 
 
-class CamelBlob(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelBlob(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     mimeType: str | None | UnsetType = UNSET
     data: bytes | None | UnsetType = UNSET
 
@@ -88,32 +88,32 @@ class CamelBlob(Struct, forbid_unknown_fields=True, kw_only=True):
             raise Refused("data")
 
 
-class CamelCodeExecutionResult(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelCodeExecutionResult(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     outcome: EnumCodeExecutionResultOutcome | None | UnsetType = UNSET
     output: str | None | UnsetType = UNSET
 
 
-class CamelContent(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelContent(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     role: str | None | UnsetType = UNSET
     parts: Annotated[list[CamelPart], Meta(min_length=1)] | CamelPart | None | UnsetType = UNSET
 
 
-class CamelDynamicRetrievalConfig(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelDynamicRetrievalConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     mode: EnumDynamicRetrievalConfigMode | None | UnsetType = UNSET
     dynamicThreshold: Float32 | None | UnsetType = UNSET
 
 
-class CamelEnterpriseWebSearch(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelEnterpriseWebSearch(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     excludeDomains: list[str] | None | UnsetType = UNSET
     blockingConfidence: EnumToolPhishBlockThreshold | None | UnsetType = UNSET
 
 
-class CamelExecutableCode(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelExecutableCode(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     language: EnumExecutableCodeLanguage | None | UnsetType = UNSET
     code: str | None | UnsetType = UNSET
 
 
-class CamelFileData(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelFileData(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     mimeType: str | None | UnsetType = UNSET
     fileUri: Annotated[str, Meta(pattern='(?s)\\A(?:gs://.*[^/]/.*[^/]|https?://)')] | None | UnsetType = UNSET
 
@@ -124,7 +124,7 @@ class CamelFileData(Struct, forbid_unknown_fields=True, kw_only=True):
             raise Refused("file_uri")
 
 
-class CamelFunctionCall(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelFunctionCall(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     name: str | None | UnsetType = UNSET
     args: Raw | UnsetType = UNSET
     partialArgs: list[CamelPartialArg] | None | UnsetType = UNSET
@@ -135,13 +135,13 @@ class CamelFunctionCall(Struct, forbid_unknown_fields=True, kw_only=True):
             raise Refused("args")
 
 
-class CamelFunctionCallingConfig(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelFunctionCallingConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     mode: EnumFunctionCallingConfigMode | None | UnsetType = UNSET
     allowedFunctionNames: list[str] | None | UnsetType = UNSET
     streamFunctionCallArguments: bool | None | UnsetType = UNSET
 
 
-class CamelFunctionDeclaration(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelFunctionDeclaration(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     name: str | None | UnsetType = UNSET
     description: str | None | UnsetType = UNSET
     parameters: CamelSchema | None | UnsetType = UNSET
@@ -160,7 +160,7 @@ class CamelFunctionDeclaration(Struct, forbid_unknown_fields=True, kw_only=True)
             raise Refused("response_json_schema")
 
 
-class CamelFunctionResponse(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelFunctionResponse(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     name: str | None | UnsetType = UNSET
     response: Raw | UnsetType = UNSET
     parts: list[CamelFunctionResponsePart] | None | UnsetType = UNSET
@@ -170,19 +170,19 @@ class CamelFunctionResponse(Struct, forbid_unknown_fields=True, kw_only=True):
             raise Refused("response")
 
 
-class CamelFunctionResponseBlob(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelFunctionResponseBlob(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     mimeType: str | None | UnsetType = UNSET
     data: bytes | None | UnsetType = UNSET
     displayName: str | None | UnsetType = UNSET
 
 
-class CamelFunctionResponseFileData(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelFunctionResponseFileData(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     mimeType: str | None | UnsetType = UNSET
     fileUri: str | None | UnsetType = UNSET
     displayName: str | None | UnsetType = UNSET
 
 
-class CamelFunctionResponsePart(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelFunctionResponsePart(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     inlineData: CamelFunctionResponseBlob | None | UnsetType = UNSET
     fileData: CamelFunctionResponseFileData | None | UnsetType = UNSET
 
@@ -191,7 +191,7 @@ class CamelFunctionResponsePart(Struct, forbid_unknown_fields=True, kw_only=True
             raise Refused("data")
 
 
-class CamelGenerateContentRequest(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelGenerateContentRequest(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     model: None | UnsetType = UNSET
     contents: Annotated[list[CamelGenerateContentRequestContents], Meta(min_length=1)]
     systemInstruction: CamelContent | None | UnsetType = UNSET
@@ -204,7 +204,7 @@ class CamelGenerateContentRequest(Struct, forbid_unknown_fields=True, kw_only=Tr
     generationConfig: CamelGenerationConfig | None | UnsetType = UNSET
 
 
-class CamelGenerationConfig(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelGenerationConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     temperature: Annotated[float, Meta(ge=0, le=2)] | None | UnsetType = UNSET
     topP: Annotated[float, Meta(gt=0, le=1)] | None | UnsetType = UNSET
     topK: Annotated[float, Meta(gt=0, le=3.4028234663852886e+38)] | None | UnsetType = UNSET
@@ -234,7 +234,7 @@ class CamelGenerationConfig(Struct, forbid_unknown_fields=True, kw_only=True):
             raise Refused("response_json_schema")
 
 
-class CamelGenerationConfigRoutingConfig(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelGenerationConfigRoutingConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     autoMode: CamelGenerationConfigRoutingConfigAutoRoutingMode | None | UnsetType = UNSET
     manualMode: CamelGenerationConfigRoutingConfigManualRoutingMode | None | UnsetType = UNSET
 
@@ -243,50 +243,50 @@ class CamelGenerationConfigRoutingConfig(Struct, forbid_unknown_fields=True, kw_
             raise Refused("routing_config")
 
 
-class CamelGenerationConfigRoutingConfigAutoRoutingMode(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelGenerationConfigRoutingConfigAutoRoutingMode(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     modelRoutingPreference: EnumGenerationConfigRoutingConfigAutoRoutingModeModelRoutingPreference | None | UnsetType = UNSET
 
 
-class CamelGenerationConfigRoutingConfigManualRoutingMode(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelGenerationConfigRoutingConfigManualRoutingMode(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     modelName: str | None | UnsetType = UNSET
 
 
-class CamelGenerationConfigThinkingConfig(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelGenerationConfigThinkingConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     includeThoughts: bool | None | UnsetType = UNSET
     thinkingBudget: Int32 | None | UnsetType = UNSET
     thinkingLevel: EnumGenerationConfigThinkingConfigThinkingLevel | None | UnsetType = UNSET
 
 
-class CamelGoogleMaps(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelGoogleMaps(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     enableWidget: bool | None | UnsetType = UNSET
 
 
-class CamelGoogleSearchRetrieval(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelGoogleSearchRetrieval(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     dynamicRetrievalConfig: CamelDynamicRetrievalConfig | None | UnsetType = UNSET
 
 
-class CamelImageConfig(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelImageConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     imageOutputOptions: CamelImageConfigImageOutputOptions | None | UnsetType = UNSET
     aspectRatio: str | None | UnsetType = UNSET
     personGeneration: EnumImageConfigPersonGeneration | None | UnsetType = UNSET
     imageSize: str | None | UnsetType = UNSET
 
 
-class CamelImageConfigImageOutputOptions(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelImageConfigImageOutputOptions(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     mimeType: str | None | UnsetType = UNSET
     compressionQuality: Int32 | None | UnsetType = UNSET
 
 
-class CamelModelArmorConfig(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelModelArmorConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     promptTemplateName: str | None | UnsetType = UNSET
     responseTemplateName: str | None | UnsetType = UNSET
 
 
-class CamelMultiSpeakerVoiceConfig(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelMultiSpeakerVoiceConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     speakerVoiceConfigs: list[CamelSpeakerVoiceConfig] | None | UnsetType = UNSET
 
 
-class CamelPart(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelPart(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     text: Annotated[str, Meta(min_length=1)] | None | UnsetType = UNSET
     inlineData: CamelBlob | None | UnsetType = UNSET
     fileData: CamelFileData | None | UnsetType = UNSET
@@ -307,11 +307,11 @@ class CamelPart(Struct, forbid_unknown_fields=True, kw_only=True):
             raise Refused("data")
 
 
-class CamelPartMediaResolution(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelPartMediaResolution(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     level: EnumPartMediaResolutionLevel | None | UnsetType = UNSET
 
 
-class CamelPartialArg(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelPartialArg(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     nullValue: EnumNullValue | None | UnsetType = UNSET
     numberValue: float | None | UnsetType = UNSET
     stringValue: str | None | UnsetType = UNSET
@@ -324,17 +324,17 @@ class CamelPartialArg(Struct, forbid_unknown_fields=True, kw_only=True):
             raise Refused("delta")
 
 
-class CamelPrebuiltVoiceConfig(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelPrebuiltVoiceConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     voiceName: str | None | UnsetType = UNSET
 
 
-class CamelRagRetrievalConfig(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelRagRetrievalConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     topK: Int32 | None | UnsetType = UNSET
     filter: CamelRagRetrievalConfigFilter | None | UnsetType = UNSET
     ranking: CamelRagRetrievalConfigRanking | None | UnsetType = UNSET
 
 
-class CamelRagRetrievalConfigFilter(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelRagRetrievalConfigFilter(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     vectorDistanceThreshold: float | None | UnsetType = UNSET
     vectorSimilarityThreshold: float | None | UnsetType = UNSET
     metadataFilter: str | None | UnsetType = UNSET
@@ -344,7 +344,7 @@ class CamelRagRetrievalConfigFilter(Struct, forbid_unknown_fields=True, kw_only=
             raise Refused("vector_db_threshold")
 
 
-class CamelRagRetrievalConfigRanking(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelRagRetrievalConfigRanking(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     rankService: CamelRagRetrievalConfigRankingRankService | None | UnsetType = UNSET
     llmRanker: CamelRagRetrievalConfigRankingLlmRanker | None | UnsetType = UNSET
 
@@ -353,20 +353,20 @@ class CamelRagRetrievalConfigRanking(Struct, forbid_unknown_fields=True, kw_only
             raise Refused("ranking_config")
 
 
-class CamelRagRetrievalConfigRankingLlmRanker(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelRagRetrievalConfigRankingLlmRanker(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     modelName: str | None | UnsetType = UNSET
 
 
-class CamelRagRetrievalConfigRankingRankService(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelRagRetrievalConfigRankingRankService(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     modelName: str | None | UnsetType = UNSET
 
 
-class CamelReplicatedVoiceConfig(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelReplicatedVoiceConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     mimeType: str | None | UnsetType = UNSET
     voiceSampleAudio: bytes | None | UnsetType = UNSET
 
 
-class CamelRetrieval(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelRetrieval(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     vertexAiSearch: CamelVertexAISearch | None | UnsetType = UNSET
     vertexRagStore: CamelVertexRagStore | None | UnsetType = UNSET
     disableAttribution: bool | None | UnsetType = UNSET
@@ -376,18 +376,18 @@ class CamelRetrieval(Struct, forbid_unknown_fields=True, kw_only=True):
             raise Refused("source")
 
 
-class CamelRetrievalConfig(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelRetrievalConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     latLng: CamelLatLng | None | UnsetType = UNSET
     languageCode: str | None | UnsetType = UNSET
 
 
-class CamelSafetySetting(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelSafetySetting(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     category: EnumHarmCategory | None | UnsetType = UNSET
     threshold: EnumSafetySettingHarmBlockThreshold | None | UnsetType = UNSET
     method: EnumSafetySettingHarmBlockMethod | None | UnsetType = UNSET
 
 
-class CamelSchema(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelSchema(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     type: EnumType | None | UnsetType = UNSET
     format: str | None | UnsetType = UNSET
     title: str | None | UnsetType = UNSET
@@ -423,18 +423,18 @@ class CamelSchema(Struct, forbid_unknown_fields=True, kw_only=True):
             raise Refused("additional_properties")
 
 
-class CamelSpeakerVoiceConfig(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelSpeakerVoiceConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     speaker: str | None | UnsetType = UNSET
     voiceConfig: CamelVoiceConfig | None | UnsetType = UNSET
 
 
-class CamelSpeechConfig(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelSpeechConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     voiceConfig: CamelVoiceConfig | None | UnsetType = UNSET
     languageCode: str | None | UnsetType = UNSET
     multiSpeakerVoiceConfig: CamelMultiSpeakerVoiceConfig | None | UnsetType = UNSET
 
 
-class CamelTool(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelTool(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     functionDeclarations: list[CamelFunctionDeclaration] | None | UnsetType = UNSET
     retrieval: CamelRetrieval | None | UnsetType = UNSET
     googleSearch: CamelToolGoogleSearch | None | UnsetType = UNSET
@@ -448,16 +448,16 @@ class CamelTool(Struct, forbid_unknown_fields=True, kw_only=True):
     computerUse: CamelToolComputerUse | None | UnsetType = UNSET
 
 
-class CamelToolCodeExecution(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelToolCodeExecution(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     pass
 
 
-class CamelToolComputerUse(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelToolComputerUse(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     environment: EnumToolComputerUseEnvironment | None | UnsetType = UNSET
     excludedPredefinedFunctions: list[str] | None | UnsetType = UNSET
 
 
-class CamelToolExaAiSearch(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelToolExaAiSearch(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     apiKey: str | None | UnsetType = UNSET
     customConfigs: Raw | UnsetType = UNSET
 
@@ -466,12 +466,12 @@ class CamelToolExaAiSearch(Struct, forbid_unknown_fields=True, kw_only=True):
             raise Refused("custom_configs")
 
 
-class CamelToolGoogleSearch(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelToolGoogleSearch(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     excludeDomains: list[str] | None | UnsetType = UNSET
     blockingConfidence: EnumToolPhishBlockThreshold | None | UnsetType = UNSET
 
 
-class CamelToolParallelAiSearch(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelToolParallelAiSearch(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     apiKey: str | None | UnsetType = UNSET
     enableZeroDataRetention: bool | None | UnsetType = UNSET
     customConfigs: Raw | UnsetType = UNSET
@@ -481,16 +481,16 @@ class CamelToolParallelAiSearch(Struct, forbid_unknown_fields=True, kw_only=True
             raise Refused("custom_configs")
 
 
-class CamelToolConfig(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelToolConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     functionCallingConfig: CamelFunctionCallingConfig | None | UnsetType = UNSET
     retrievalConfig: CamelRetrievalConfig | None | UnsetType = UNSET
 
 
-class CamelUrlContext(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelUrlContext(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     pass
 
 
-class CamelVertexAISearch(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelVertexAISearch(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     datastore: str | None | UnsetType = UNSET
     engine: str | None | UnsetType = UNSET
     maxResults: Int32 | None | UnsetType = UNSET
@@ -498,30 +498,30 @@ class CamelVertexAISearch(Struct, forbid_unknown_fields=True, kw_only=True):
     dataStoreSpecs: list[CamelVertexAISearchDataStoreSpec] | None | UnsetType = UNSET
 
 
-class CamelVertexAISearchDataStoreSpec(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelVertexAISearchDataStoreSpec(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     dataStore: str | None | UnsetType = UNSET
     filter: str | None | UnsetType = UNSET
 
 
-class CamelVertexRagStore(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelVertexRagStore(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     ragResources: list[CamelVertexRagStoreRagResource] | None | UnsetType = UNSET
     similarityTopK: Int32 | None | UnsetType = UNSET
     vectorDistanceThreshold: float | None | UnsetType = UNSET
     ragRetrievalConfig: CamelRagRetrievalConfig | None | UnsetType = UNSET
 
 
-class CamelVertexRagStoreRagResource(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelVertexRagStoreRagResource(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     ragCorpus: str | None | UnsetType = UNSET
     ragFileIds: list[str] | None | UnsetType = UNSET
 
 
-class CamelVideoMetadata(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelVideoMetadata(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     startOffset: Duration | None | UnsetType = UNSET
     endOffset: Duration | None | UnsetType = UNSET
     fps: float | None | UnsetType = UNSET
 
 
-class CamelVoiceConfig(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelVoiceConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     prebuiltVoiceConfig: CamelPrebuiltVoiceConfig | None | UnsetType = UNSET
     replicatedVoiceConfig: CamelReplicatedVoiceConfig | None | UnsetType = UNSET
 
@@ -530,7 +530,7 @@ class CamelVoiceConfig(Struct, forbid_unknown_fields=True, kw_only=True):
             raise Refused("voice_config")
 
 
-class CamelLatLng(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelLatLng(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     latitude: float | None | UnsetType = UNSET
     longitude: float | None | UnsetType = UNSET
 
@@ -539,14 +539,14 @@ class CamelGenerateContentRequestContents(CamelContent):
     role: Literal['user', 'model'] | None | UnsetType = UNSET
 
 
-class CamelLine(Struct, forbid_unknown_fields=True, kw_only=True):
+class CamelLine(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     """One line of a requests file, every field in lowerCamelCase: {"request": ..., "key": ...}."""
 
     request: CamelGenerateContentRequest
     key: Annotated[str, Meta(min_length=1)] | UnsetType = UNSET
 
 
-class Blob(Struct, forbid_unknown_fields=True, kw_only=True):
+class Blob(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     mimeType: str | None | UnsetType = UNSET
     mime_type: str | None | UnsetType = UNSET
     data: bytes | None | UnsetType = UNSET
@@ -566,17 +566,17 @@ class Blob(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("data")
 
 
-class CodeExecutionResult(Struct, forbid_unknown_fields=True, kw_only=True):
+class CodeExecutionResult(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     outcome: EnumCodeExecutionResultOutcome | None | UnsetType = UNSET
     output: str | None | UnsetType = UNSET
 
 
-class Content(Struct, forbid_unknown_fields=True, kw_only=True):
+class Content(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     role: str | None | UnsetType = UNSET
     parts: Annotated[list[Part], Meta(min_length=1)] | Part | None | UnsetType = UNSET
 
 
-class DynamicRetrievalConfig(Struct, forbid_unknown_fields=True, kw_only=True):
+class DynamicRetrievalConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     mode: EnumDynamicRetrievalConfigMode | None | UnsetType = UNSET
     dynamicThreshold: Float32 | None | UnsetType = UNSET
     dynamic_threshold: Float32 | None | UnsetType = UNSET
@@ -589,7 +589,7 @@ class DynamicRetrievalConfig(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("both spellings")
 
 
-class EnterpriseWebSearch(Struct, forbid_unknown_fields=True, kw_only=True):
+class EnterpriseWebSearch(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     excludeDomains: list[str] | None | UnsetType = UNSET
     exclude_domains: list[str] | None | UnsetType = UNSET
     blockingConfidence: EnumToolPhishBlockThreshold | None | UnsetType = UNSET
@@ -603,12 +603,12 @@ class EnterpriseWebSearch(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("both spellings")
 
 
-class ExecutableCode(Struct, forbid_unknown_fields=True, kw_only=True):
+class ExecutableCode(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     language: EnumExecutableCodeLanguage | None | UnsetType = UNSET
     code: str | None | UnsetType = UNSET
 
 
-class FileData(Struct, forbid_unknown_fields=True, kw_only=True):
+class FileData(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     mimeType: str | None | UnsetType = UNSET
     mime_type: str | None | UnsetType = UNSET
     fileUri: Annotated[str, Meta(pattern='(?s)\\A(?:gs://.*[^/]/.*[^/]|https?://)')] | None | UnsetType = UNSET
@@ -629,7 +629,7 @@ class FileData(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("file_uri")
 
 
-class FunctionCall(Struct, forbid_unknown_fields=True, kw_only=True):
+class FunctionCall(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     name: str | None | UnsetType = UNSET
     args: Raw | UnsetType = UNSET
     partialArgs: list[PartialArg] | None | UnsetType = UNSET
@@ -648,7 +648,7 @@ class FunctionCall(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("args")
 
 
-class FunctionCallingConfig(Struct, forbid_unknown_fields=True, kw_only=True):
+class FunctionCallingConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     mode: EnumFunctionCallingConfigMode | None | UnsetType = UNSET
     allowedFunctionNames: list[str] | None | UnsetType = UNSET
     allowed_function_names: list[str] | None | UnsetType = UNSET
@@ -663,7 +663,7 @@ class FunctionCallingConfig(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("both spellings")
 
 
-class FunctionDeclaration(Struct, forbid_unknown_fields=True, kw_only=True):
+class FunctionDeclaration(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     name: str | None | UnsetType = UNSET
     description: str | None | UnsetType = UNSET
     parameters: Schema | None | UnsetType = UNSET
@@ -700,7 +700,7 @@ class FunctionDeclaration(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("response_json_schema")
 
 
-class FunctionResponse(Struct, forbid_unknown_fields=True, kw_only=True):
+class FunctionResponse(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     name: str | None | UnsetType = UNSET
     response: Raw | UnsetType = UNSET
     parts: list[FunctionResponsePart] | None | UnsetType = UNSET
@@ -710,7 +710,7 @@ class FunctionResponse(Struct, forbid_unknown_fields=True, kw_only=True):
             raise Refused("response")
 
 
-class FunctionResponseBlob(Struct, forbid_unknown_fields=True, kw_only=True):
+class FunctionResponseBlob(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     mimeType: str | None | UnsetType = UNSET
     mime_type: str | None | UnsetType = UNSET
     data: bytes | None | UnsetType = UNSET
@@ -725,7 +725,7 @@ class FunctionResponseBlob(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("both spellings")
 
 
-class FunctionResponseFileData(Struct, forbid_unknown_fields=True, kw_only=True):
+class FunctionResponseFileData(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     mimeType: str | None | UnsetType = UNSET
     mime_type: str | None | UnsetType = UNSET
     fileUri: str | None | UnsetType = UNSET
@@ -741,7 +741,7 @@ class FunctionResponseFileData(Struct, forbid_unknown_fields=True, kw_only=True)
                 raise Refused("both spellings")
 
 
-class FunctionResponsePart(Struct, forbid_unknown_fields=True, kw_only=True):
+class FunctionResponsePart(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     inlineData: FunctionResponseBlob | None | UnsetType = UNSET
     inline_data: FunctionResponseBlob | None | UnsetType = UNSET
     fileData: FunctionResponseFileData | None | UnsetType = UNSET
@@ -758,7 +758,7 @@ class FunctionResponsePart(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("data")
 
 
-class GenerateContentRequest(Struct, forbid_unknown_fields=True, kw_only=True):
+class GenerateContentRequest(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     model: None | UnsetType = UNSET
     contents: Annotated[list[GenerateContentRequestContents], Meta(min_length=1)]
     systemInstruction: Content | None | UnsetType = UNSET
@@ -784,7 +784,7 @@ class GenerateContentRequest(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("both spellings")
 
 
-class GenerationConfig(Struct, forbid_unknown_fields=True, kw_only=True):
+class GenerationConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     temperature: Annotated[float, Meta(ge=0, le=2)] | None | UnsetType = UNSET
     topP: Annotated[float, Meta(gt=0, le=1)] | None | UnsetType = UNSET
     top_p: Annotated[float, Meta(gt=0, le=1)] | None | UnsetType = UNSET
@@ -844,7 +844,7 @@ class GenerationConfig(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("response_json_schema")
 
 
-class GenerationConfigRoutingConfig(Struct, forbid_unknown_fields=True, kw_only=True):
+class GenerationConfigRoutingConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     autoMode: GenerationConfigRoutingConfigAutoRoutingMode | None | UnsetType = UNSET
     auto_mode: GenerationConfigRoutingConfigAutoRoutingMode | None | UnsetType = UNSET
     manualMode: GenerationConfigRoutingConfigManualRoutingMode | None | UnsetType = UNSET
@@ -861,7 +861,7 @@ class GenerationConfigRoutingConfig(Struct, forbid_unknown_fields=True, kw_only=
                 raise Refused("routing_config")
 
 
-class GenerationConfigRoutingConfigAutoRoutingMode(Struct, forbid_unknown_fields=True, kw_only=True):
+class GenerationConfigRoutingConfigAutoRoutingMode(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     modelRoutingPreference: EnumGenerationConfigRoutingConfigAutoRoutingModeModelRoutingPreference | None | UnsetType = UNSET
     model_routing_preference: EnumGenerationConfigRoutingConfigAutoRoutingModeModelRoutingPreference | None | UnsetType = UNSET
 
@@ -873,7 +873,7 @@ class GenerationConfigRoutingConfigAutoRoutingMode(Struct, forbid_unknown_fields
                 raise Refused("both spellings")
 
 
-class GenerationConfigRoutingConfigManualRoutingMode(Struct, forbid_unknown_fields=True, kw_only=True):
+class GenerationConfigRoutingConfigManualRoutingMode(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     modelName: str | None | UnsetType = UNSET
     model_name: str | None | UnsetType = UNSET
 
@@ -885,7 +885,7 @@ class GenerationConfigRoutingConfigManualRoutingMode(Struct, forbid_unknown_fiel
                 raise Refused("both spellings")
 
 
-class GenerationConfigThinkingConfig(Struct, forbid_unknown_fields=True, kw_only=True):
+class GenerationConfigThinkingConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     includeThoughts: bool | None | UnsetType = UNSET
     include_thoughts: bool | None | UnsetType = UNSET
     thinkingBudget: Int32 | None | UnsetType = UNSET
@@ -901,7 +901,7 @@ class GenerationConfigThinkingConfig(Struct, forbid_unknown_fields=True, kw_only
                 raise Refused("both spellings")
 
 
-class GoogleMaps(Struct, forbid_unknown_fields=True, kw_only=True):
+class GoogleMaps(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     enableWidget: bool | None | UnsetType = UNSET
     enable_widget: bool | None | UnsetType = UNSET
 
@@ -913,7 +913,7 @@ class GoogleMaps(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("both spellings")
 
 
-class GoogleSearchRetrieval(Struct, forbid_unknown_fields=True, kw_only=True):
+class GoogleSearchRetrieval(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     dynamicRetrievalConfig: DynamicRetrievalConfig | None | UnsetType = UNSET
     dynamic_retrieval_config: DynamicRetrievalConfig | None | UnsetType = UNSET
 
@@ -925,7 +925,7 @@ class GoogleSearchRetrieval(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("both spellings")
 
 
-class ImageConfig(Struct, forbid_unknown_fields=True, kw_only=True):
+class ImageConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     imageOutputOptions: ImageConfigImageOutputOptions | None | UnsetType = UNSET
     image_output_options: ImageConfigImageOutputOptions | None | UnsetType = UNSET
     aspectRatio: str | None | UnsetType = UNSET
@@ -943,7 +943,7 @@ class ImageConfig(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("both spellings")
 
 
-class ImageConfigImageOutputOptions(Struct, forbid_unknown_fields=True, kw_only=True):
+class ImageConfigImageOutputOptions(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     mimeType: str | None | UnsetType = UNSET
     mime_type: str | None | UnsetType = UNSET
     compressionQuality: Int32 | None | UnsetType = UNSET
@@ -957,7 +957,7 @@ class ImageConfigImageOutputOptions(Struct, forbid_unknown_fields=True, kw_only=
                 raise Refused("both spellings")
 
 
-class ModelArmorConfig(Struct, forbid_unknown_fields=True, kw_only=True):
+class ModelArmorConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     promptTemplateName: str | None | UnsetType = UNSET
     prompt_template_name: str | None | UnsetType = UNSET
     responseTemplateName: str | None | UnsetType = UNSET
@@ -971,7 +971,7 @@ class ModelArmorConfig(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("both spellings")
 
 
-class MultiSpeakerVoiceConfig(Struct, forbid_unknown_fields=True, kw_only=True):
+class MultiSpeakerVoiceConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     speakerVoiceConfigs: list[SpeakerVoiceConfig] | None | UnsetType = UNSET
     speaker_voice_configs: list[SpeakerVoiceConfig] | None | UnsetType = UNSET
 
@@ -983,7 +983,7 @@ class MultiSpeakerVoiceConfig(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("both spellings")
 
 
-class Part(Struct, forbid_unknown_fields=True, kw_only=True):
+class Part(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     text: Annotated[str, Meta(min_length=1)] | None | UnsetType = UNSET
     inlineData: Blob | None | UnsetType = UNSET
     inline_data: Blob | None | UnsetType = UNSET
@@ -1021,11 +1021,11 @@ class Part(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("metadata")
 
 
-class PartMediaResolution(Struct, forbid_unknown_fields=True, kw_only=True):
+class PartMediaResolution(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     level: EnumPartMediaResolutionLevel | None | UnsetType = UNSET
 
 
-class PartialArg(Struct, forbid_unknown_fields=True, kw_only=True):
+class PartialArg(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     nullValue: EnumNullValue | None | UnsetType = UNSET
     null_value: EnumNullValue | None | UnsetType = UNSET
     numberValue: float | None | UnsetType = UNSET
@@ -1050,7 +1050,7 @@ class PartialArg(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("delta")
 
 
-class PrebuiltVoiceConfig(Struct, forbid_unknown_fields=True, kw_only=True):
+class PrebuiltVoiceConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     voiceName: str | None | UnsetType = UNSET
     voice_name: str | None | UnsetType = UNSET
 
@@ -1062,7 +1062,7 @@ class PrebuiltVoiceConfig(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("both spellings")
 
 
-class RagRetrievalConfig(Struct, forbid_unknown_fields=True, kw_only=True):
+class RagRetrievalConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     topK: Int32 | None | UnsetType = UNSET
     top_k: Int32 | None | UnsetType = UNSET
     filter: RagRetrievalConfigFilter | None | UnsetType = UNSET
@@ -1076,7 +1076,7 @@ class RagRetrievalConfig(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("both spellings")
 
 
-class RagRetrievalConfigFilter(Struct, forbid_unknown_fields=True, kw_only=True):
+class RagRetrievalConfigFilter(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     vectorDistanceThreshold: float | None | UnsetType = UNSET
     vector_distance_threshold: float | None | UnsetType = UNSET
     vectorSimilarityThreshold: float | None | UnsetType = UNSET
@@ -1095,7 +1095,7 @@ class RagRetrievalConfigFilter(Struct, forbid_unknown_fields=True, kw_only=True)
                 raise Refused("vector_db_threshold")
 
 
-class RagRetrievalConfigRanking(Struct, forbid_unknown_fields=True, kw_only=True):
+class RagRetrievalConfigRanking(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     rankService: RagRetrievalConfigRankingRankService | None | UnsetType = UNSET
     rank_service: RagRetrievalConfigRankingRankService | None | UnsetType = UNSET
     llmRanker: RagRetrievalConfigRankingLlmRanker | None | UnsetType = UNSET
@@ -1112,7 +1112,7 @@ class RagRetrievalConfigRanking(Struct, forbid_unknown_fields=True, kw_only=True
                 raise Refused("ranking_config")
 
 
-class RagRetrievalConfigRankingLlmRanker(Struct, forbid_unknown_fields=True, kw_only=True):
+class RagRetrievalConfigRankingLlmRanker(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     modelName: str | None | UnsetType = UNSET
     model_name: str | None | UnsetType = UNSET
 
@@ -1124,7 +1124,7 @@ class RagRetrievalConfigRankingLlmRanker(Struct, forbid_unknown_fields=True, kw_
                 raise Refused("both spellings")
 
 
-class RagRetrievalConfigRankingRankService(Struct, forbid_unknown_fields=True, kw_only=True):
+class RagRetrievalConfigRankingRankService(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     modelName: str | None | UnsetType = UNSET
     model_name: str | None | UnsetType = UNSET
 
@@ -1136,7 +1136,7 @@ class RagRetrievalConfigRankingRankService(Struct, forbid_unknown_fields=True, k
                 raise Refused("both spellings")
 
 
-class ReplicatedVoiceConfig(Struct, forbid_unknown_fields=True, kw_only=True):
+class ReplicatedVoiceConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     mimeType: str | None | UnsetType = UNSET
     mime_type: str | None | UnsetType = UNSET
     voiceSampleAudio: bytes | None | UnsetType = UNSET
@@ -1150,7 +1150,7 @@ class ReplicatedVoiceConfig(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("both spellings")
 
 
-class Retrieval(Struct, forbid_unknown_fields=True, kw_only=True):
+class Retrieval(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     vertexAiSearch: VertexAISearch | None | UnsetType = UNSET
     vertex_ai_search: VertexAISearch | None | UnsetType = UNSET
     vertexRagStore: VertexRagStore | None | UnsetType = UNSET
@@ -1169,7 +1169,7 @@ class Retrieval(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("source")
 
 
-class RetrievalConfig(Struct, forbid_unknown_fields=True, kw_only=True):
+class RetrievalConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     latLng: LatLng | None | UnsetType = UNSET
     lat_lng: LatLng | None | UnsetType = UNSET
     languageCode: str | None | UnsetType = UNSET
@@ -1183,13 +1183,13 @@ class RetrievalConfig(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("both spellings")
 
 
-class SafetySetting(Struct, forbid_unknown_fields=True, kw_only=True):
+class SafetySetting(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     category: EnumHarmCategory | None | UnsetType = UNSET
     threshold: EnumSafetySettingHarmBlockThreshold | None | UnsetType = UNSET
     method: EnumSafetySettingHarmBlockMethod | None | UnsetType = UNSET
 
 
-class Schema(Struct, forbid_unknown_fields=True, kw_only=True):
+class Schema(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     type: EnumType | None | UnsetType = UNSET
     type_: EnumType | None | UnsetType = UNSET
     format: str | None | UnsetType = UNSET
@@ -1248,7 +1248,7 @@ class Schema(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("additional_properties")
 
 
-class SpeakerVoiceConfig(Struct, forbid_unknown_fields=True, kw_only=True):
+class SpeakerVoiceConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     speaker: str | None | UnsetType = UNSET
     voiceConfig: VoiceConfig | None | UnsetType = UNSET
     voice_config: VoiceConfig | None | UnsetType = UNSET
@@ -1261,7 +1261,7 @@ class SpeakerVoiceConfig(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("both spellings")
 
 
-class SpeechConfig(Struct, forbid_unknown_fields=True, kw_only=True):
+class SpeechConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     voiceConfig: VoiceConfig | None | UnsetType = UNSET
     voice_config: VoiceConfig | None | UnsetType = UNSET
     languageCode: str | None | UnsetType = UNSET
@@ -1277,7 +1277,7 @@ class SpeechConfig(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("both spellings")
 
 
-class Tool(Struct, forbid_unknown_fields=True, kw_only=True):
+class Tool(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     functionDeclarations: list[FunctionDeclaration] | None | UnsetType = UNSET
     function_declarations: list[FunctionDeclaration] | None | UnsetType = UNSET
     retrieval: Retrieval | None | UnsetType = UNSET
@@ -1308,11 +1308,11 @@ class Tool(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("both spellings")
 
 
-class ToolCodeExecution(Struct, forbid_unknown_fields=True, kw_only=True):
+class ToolCodeExecution(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     pass
 
 
-class ToolComputerUse(Struct, forbid_unknown_fields=True, kw_only=True):
+class ToolComputerUse(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     environment: EnumToolComputerUseEnvironment | None | UnsetType = UNSET
     excludedPredefinedFunctions: list[str] | None | UnsetType = UNSET
     excluded_predefined_functions: list[str] | None | UnsetType = UNSET
@@ -1325,7 +1325,7 @@ class ToolComputerUse(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("both spellings")
 
 
-class ToolExaAiSearch(Struct, forbid_unknown_fields=True, kw_only=True):
+class ToolExaAiSearch(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     apiKey: str | None | UnsetType = UNSET
     api_key: str | None | UnsetType = UNSET
     customConfigs: Raw | UnsetType = UNSET
@@ -1344,7 +1344,7 @@ class ToolExaAiSearch(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("custom_configs")
 
 
-class ToolGoogleSearch(Struct, forbid_unknown_fields=True, kw_only=True):
+class ToolGoogleSearch(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     excludeDomains: list[str] | None | UnsetType = UNSET
     exclude_domains: list[str] | None | UnsetType = UNSET
     blockingConfidence: EnumToolPhishBlockThreshold | None | UnsetType = UNSET
@@ -1358,7 +1358,7 @@ class ToolGoogleSearch(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("both spellings")
 
 
-class ToolParallelAiSearch(Struct, forbid_unknown_fields=True, kw_only=True):
+class ToolParallelAiSearch(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     apiKey: str | None | UnsetType = UNSET
     api_key: str | None | UnsetType = UNSET
     enableZeroDataRetention: bool | None | UnsetType = UNSET
@@ -1379,7 +1379,7 @@ class ToolParallelAiSearch(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("custom_configs")
 
 
-class ToolConfig(Struct, forbid_unknown_fields=True, kw_only=True):
+class ToolConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     functionCallingConfig: FunctionCallingConfig | None | UnsetType = UNSET
     function_calling_config: FunctionCallingConfig | None | UnsetType = UNSET
     retrievalConfig: RetrievalConfig | None | UnsetType = UNSET
@@ -1393,11 +1393,11 @@ class ToolConfig(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("both spellings")
 
 
-class UrlContext(Struct, forbid_unknown_fields=True, kw_only=True):
+class UrlContext(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     pass
 
 
-class VertexAISearch(Struct, forbid_unknown_fields=True, kw_only=True):
+class VertexAISearch(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     datastore: str | None | UnsetType = UNSET
     engine: str | None | UnsetType = UNSET
     maxResults: Int32 | None | UnsetType = UNSET
@@ -1414,7 +1414,7 @@ class VertexAISearch(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("both spellings")
 
 
-class VertexAISearchDataStoreSpec(Struct, forbid_unknown_fields=True, kw_only=True):
+class VertexAISearchDataStoreSpec(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     dataStore: str | None | UnsetType = UNSET
     data_store: str | None | UnsetType = UNSET
     filter: str | None | UnsetType = UNSET
@@ -1427,7 +1427,7 @@ class VertexAISearchDataStoreSpec(Struct, forbid_unknown_fields=True, kw_only=Tr
                 raise Refused("both spellings")
 
 
-class VertexRagStore(Struct, forbid_unknown_fields=True, kw_only=True):
+class VertexRagStore(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     ragResources: list[VertexRagStoreRagResource] | None | UnsetType = UNSET
     rag_resources: list[VertexRagStoreRagResource] | None | UnsetType = UNSET
     similarityTopK: Int32 | None | UnsetType = UNSET
@@ -1445,7 +1445,7 @@ class VertexRagStore(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("both spellings")
 
 
-class VertexRagStoreRagResource(Struct, forbid_unknown_fields=True, kw_only=True):
+class VertexRagStoreRagResource(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     ragCorpus: str | None | UnsetType = UNSET
     rag_corpus: str | None | UnsetType = UNSET
     ragFileIds: list[str] | None | UnsetType = UNSET
@@ -1459,7 +1459,7 @@ class VertexRagStoreRagResource(Struct, forbid_unknown_fields=True, kw_only=True
                 raise Refused("both spellings")
 
 
-class VideoMetadata(Struct, forbid_unknown_fields=True, kw_only=True):
+class VideoMetadata(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     startOffset: Duration | None | UnsetType = UNSET
     start_offset: Duration | None | UnsetType = UNSET
     endOffset: Duration | None | UnsetType = UNSET
@@ -1474,7 +1474,7 @@ class VideoMetadata(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("both spellings")
 
 
-class VoiceConfig(Struct, forbid_unknown_fields=True, kw_only=True):
+class VoiceConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     prebuiltVoiceConfig: PrebuiltVoiceConfig | None | UnsetType = UNSET
     prebuilt_voice_config: PrebuiltVoiceConfig | None | UnsetType = UNSET
     replicatedVoiceConfig: ReplicatedVoiceConfig | None | UnsetType = UNSET
@@ -1491,7 +1491,7 @@ class VoiceConfig(Struct, forbid_unknown_fields=True, kw_only=True):
                 raise Refused("voice_config")
 
 
-class LatLng(Struct, forbid_unknown_fields=True, kw_only=True):
+class LatLng(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     latitude: float | None | UnsetType = UNSET
     longitude: float | None | UnsetType = UNSET
 
@@ -1500,7 +1500,7 @@ class GenerateContentRequestContents(Content):
     role: Literal['user', 'model'] | None | UnsetType = UNSET
 
 
-class Line(Struct, forbid_unknown_fields=True, kw_only=True):
+class Line(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     """One line of a requests file, either spelling: {"request": ..., "key": ...}."""
 
     request: GenerateContentRequest
