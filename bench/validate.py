@@ -8,9 +8,9 @@ interleaved rounds (measure.paired_ratios):
   (target: at most 0.8x, validating faster than the standard library merely parses), and
   divided by the time to read it and `orjson.loads` every line (for information);
 - validating and estimating (`batchline estimate`: the tally, then estimate_file) divided by
-  validating with the tally's two ways in made no-ops (target: at most 1.10x: the estimate
-  adds at most 10% to validation; the no-ops' calls stay in the baseline, a few percent of the
-  tally's cost), over 9 rounds;
+  validating without the tally (types generated without its counting, the stream without
+  its sums; target: at most 1.10x: the estimate adds at most 10% to validation), over 9
+  rounds;
 - the key index's memory per distinct key at 1,000,000 keys, for a file (keys read again
   from it on a hash match; target: at most 40 bytes) and for a pipe (keys copied);
 - the validator's peak resident memory for the file and for one three times larger, with
@@ -28,9 +28,10 @@ import subprocess
 import sys
 import tempfile
 import tracemalloc
-from collections.abc import Iterator
-from contextlib import contextmanager
+import types
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 from measure import Figure, orjson_only, paired_ratios, parse_only, report
 
@@ -149,23 +150,36 @@ def validate_and_estimate(path: Path) -> None:
     estimate_file(report.inputs, "gemini-3.5-flash", DEFAULT_PRICES)
 
 
-@contextmanager
-def tally_switched_off() -> Iterator[None]:
-    """The validator as it was before the estimate: the tally's two ways in do nothing (the
-    stream binds them per file, so patching the class reaches the next validation)."""
-    from batchline.domain.estimate import InputTally
+@cache
+def decoder_without_counts() -> Any:
+    """The fast path's decoders, of types generated without the estimate's counting (the
+    generator's own output, `counts=False`: the same types less the counting statements)."""
+    import msgspec
 
-    saved = InputTally.add_camel, InputTally.add_request
-    InputTally.add_camel = InputTally.add_request = lambda self, request: None  # type: ignore[method-assign,assignment]
-    try:
-        yield
-    finally:
-        InputTally.add_camel, InputTally.add_request = saved  # type: ignore[method-assign]
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import generate_request_types
+
+    module = types.ModuleType("request_types_without_counts")
+    sys.modules[module.__name__] = module  # msgspec resolves the annotations in it
+    source = generate_request_types.render(counts=False)
+    exec(compile(source, module.__name__, "exec"), module.__dict__)
+    camel, either = module.CamelLine, module.Line
+    return msgspec.json.Decoder(camel).decode, msgspec.json.Decoder(either).decode
 
 
 def validate_without_tally(path: Path) -> None:
-    with tally_switched_off():
-        validate(path)
+    """The validator as it was before the estimate: no counting during the decode, no tally
+    in the stream."""
+    from batchline.domain.limits import SERVICE_LIMITS
+    from batchline.domain.validation.stream import DEFAULT_MAX_ERRORS, _validate
+
+    fast = decoder_without_counts()
+    with path.open("rb") as stream:
+        report = _validate(
+            stream, path.name, DEFAULT_MAX_ERRORS, None, SERVICE_LIMITS, fast, None, tally=False
+        )
+    if not report.valid or report.inputs.text_chars:
+        raise SystemExit("benchmark: the validation without the tally is not that")
 
 
 def key_bytes(*, from_file: bool) -> float:

@@ -33,6 +33,27 @@ from batchline.domain.validation import schema as precise  # noqa: E402
 # garbage collector, whose passes over the young objects are a share of decoding a line
 # (https://jcristharif.com/msgspec/structs.html, "Disabling Garbage Collection").
 STRUCT_OPTIONS = "forbid_unknown_fields=True, kw_only=True, gc=False"
+# The estimate's tally, counted while decoding (batchline.domain.validation.line_counts): a
+# part adds its text's characters or its media's MIME type, once its checks passed.
+PART = "google.cloud.aiplatform.v1.Part"
+PART_COUNTS = {
+    True: (  # lowerCamelCase only
+        "if self.text:",
+        "    LINE_COUNTS.text[0] += len(self.text)",
+        "else:",
+        "    media = self.inlineData or self.fileData",
+        "    if media:",
+        "        LINE_COUNTS.media.append(media.mimeType)",
+    ),
+    False: (  # either spelling (the checks above let one through)
+        "if self.text:",
+        "    LINE_COUNTS.text[0] += len(self.text)",
+        "else:",
+        "    media = self.inlineData or self.inline_data or self.fileData or self.file_data",
+        "    if media:",
+        "        LINE_COUNTS.media.append(media.mimeType or media.mime_type)",
+    ),
+}
 OUTPUT = REPO / "shared" / "batchline" / "domain" / "validation" / "request_types.py"
 PACKAGES = ("google.cloud.aiplatform.v1.", "google.protobuf.", "google.type.")
 FLOAT32_MAX = 3.4028234663852886e38
@@ -106,8 +127,9 @@ class Generator:
     """One family of types: both spellings of every field, or lowerCamelCase alone (most
     lines are spelled so; fewer fields and no twin checks make them quicker to decode)."""
 
-    def __init__(self, *, camel_only: bool) -> None:
+    def __init__(self, *, camel_only: bool, counts: bool = False) -> None:
         self.camel_only = camel_only
+        self.counts = counts
         self.prefix = "Camel" if camel_only else ""
         self.maps = {
             type_name
@@ -214,6 +236,8 @@ class Generator:
                     kind = kind.replace("= UNSET", f'= field(default=UNSET, name="{spelling}")')
                 lines.append(f"    {attribute(spelling)}: {kind}")
         checks = self.checks(message)
+        if self.counts and message == PART:
+            checks = [*checks, *PART_COUNTS[self.camel_only]]
         if checks:
             lines += ["", "    def __post_init__(self) -> None:"]
             lines += [f"        {line}" for line in checks]
@@ -427,7 +451,7 @@ class Generator:
         ]
         return body
 
-    def render(self, body: list[str]) -> str:
+    def render(self, body: list[str], counts: bool) -> str:
         enums = []
         for enum in sorted(self.enums_used):
             names = ", ".join(repr(name) for name, _ in data.ENUMS[enum])
@@ -450,6 +474,7 @@ class Generator:
             "",
             "from msgspec import UNSET, Meta, Raw, Struct, UnsetType, field",
             "",
+            *(["from batchline.domain.validation.line_counts import LINE_COUNTS", ""] * counts),
             f"AIPLATFORM_VERSION: Final = {data.AIPLATFORM_VERSION!r}",
             "",
             "",
@@ -518,12 +543,14 @@ def _spellings(fields: tuple[tuple[str, str, str, bool, str, str], ...], proto: 
     raise KeyError(proto)
 
 
-def render() -> str:
-    camel = Generator(camel_only=True)
-    both = Generator(camel_only=False)
+def render(counts: bool = True) -> str:
+    """The module's text; `counts=False` leaves out the estimate's counting (for the
+    benchmark's validation without the tally)."""
+    camel = Generator(camel_only=True, counts=counts)
+    both = Generator(camel_only=False, counts=counts)
     body = camel.render_body() + both.render_body()
     both.enums_used |= camel.enums_used
-    return both.render(body)
+    return both.render(body, counts)
 
 
 def main() -> int:

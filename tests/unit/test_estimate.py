@@ -137,3 +137,59 @@ def test_report_carries_tally_and_estimate() -> None:
     assert document["estimate"]["cost_usd"]["high"] == pytest.approx(0.98306175)
     assert "4 characters per token" in report.text()
     assert "$0.0000 to $0.9831" in report.text()
+
+
+def _line(key: str, request: dict[str, object]) -> bytes:
+    return json.dumps({"key": key, "request": request}).encode() + b"\n"
+
+
+def _text(text: str) -> dict[str, object]:
+    return {"contents": [{"role": "user", "parts": [{"text": text}]}]}
+
+
+def test_a_line_the_fast_types_refuse_halfway_counts_once() -> None:
+    # The camel types count "abc" (and the image) before they meet generation_config, spelled
+    # in snake_case, and give the line up: the precise walk counts it, the next line does not
+    # inherit the fast path's count.
+    late_snake = {
+        "contents": [
+            {
+                "parts": [
+                    {"text": "abc"},
+                    {"fileData": {"fileUri": "gs://b/i.png", "mimeType": "image/png"}},
+                ]
+            }
+        ],
+        "generation_config": {"max_output_tokens": 7},
+    }
+    data = _line("a", late_snake) + _line("b", _text("wxyz"))
+    fast, precise = _both_paths(data)
+    assert fast == precise
+    assert (fast.text_chars, fast.media_parts()["image"]) == (7, 1)
+    assert (fast.bounded_requests, fast.bounded_output_tokens) == (1, 7)
+
+
+def test_a_line_with_a_repeated_key_adds_nothing_to_the_next() -> None:
+    data = _line("a", _text("abcd")) + _line("a", _text("xyz")) + _line("b", _text("q"))
+    report = validate_stream(io.BytesIO(data), "f.jsonl")
+    precise = validate_stream_precisely(io.BytesIO(data), "f.jsonl")
+    assert [error.line for error in report.errors] == [2]
+    assert report.inputs == precise.inputs
+    assert report.inputs.text_chars == 5
+
+
+def test_files_validated_at_once_in_two_threads_count_apart() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    files = [
+        "".join(json.dumps(_generated_line(i)) + "\n" for i in range(offset, offset + 6_000))
+        for offset in (0, 3)
+    ]
+    alone = [validate_stream(io.BytesIO(f.encode()), "f.jsonl").inputs for f in files]
+    assert alone[0] != alone[1]
+    for _ in range(3):
+        with ThreadPoolExecutor(2) as pool:
+            together = list(
+                pool.map(lambda f: validate_stream(io.BytesIO(f.encode()), "f.jsonl").inputs, files)
+            )
+        assert together == alone

@@ -25,7 +25,7 @@ Function declarations, tool schemas and response schemas are input too but are n
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -81,10 +81,10 @@ def _media_kind(mime_type: object) -> int:
 class InputTally:
     """What the valid requests of a file hold, summed: the estimate's raw material.
 
-    Two ways in, which must agree: `add_camel` for a request the fast path decoded into its
-    lowerCamelCase types (the common line, walked without a dict), `add_request` for a request
-    as JSON values (the precise path, and lines spelled in snake_case). Neither counts
-    `requests`: the validator sets it to the valid requests it counted anyway.
+    Two ways in, which must agree: `add_counted` and `add_media` for the requests the fast path
+    decoded (counted during their decode: validation.line_counts), `add_request` for a request
+    as JSON values (the precise path). Neither counts `requests`: the validator sets it to the
+    valid requests it counted anyway.
     """
 
     __slots__ = ("bounded_output_tokens", "bounded_requests", "media", "requests", "text_chars")
@@ -98,45 +98,17 @@ class InputTally:
         self.bounded_requests = 0
         self.bounded_output_tokens = 0
 
-    def add_camel(self, request: Any) -> None:
-        """One request decoded by the fast path (request_types.CamelGenerateContentRequest).
+    def add_counted(self, text_chars: int, bounded_requests: int, bound_sum: int) -> None:
+        """What the fast path counted for its requests (validation.line_counts): their text
+        characters, and how many set maxOutputTokens and to what in all."""
+        self.text_chars += text_chars
+        self.bounded_requests += bounded_requests
+        self.bounded_output_tokens += bound_sum
 
-        Written for speed (it runs on nearly every line of a file, within the 10% of
-        validation time bench/validate.py holds it to): locals, not attributes, and the media
-        walk only for a part without text.
-        """
-        chars = 0
-        for content in request.contents:
-            parts = content.parts
-            if type(parts) is not list:
-                parts = (parts,) if parts else ()
-            for part in parts:
-                text = part.text
-                if text:
-                    chars += len(text)
-                else:
-                    self._camel_media(part)
-        instruction = request.systemInstruction
-        if instruction:
-            parts = instruction.parts
-            if type(parts) is not list:
-                parts = (parts,) if parts else ()
-            for part in parts:
-                text = part.text
-                if text:
-                    chars += len(text)
-                else:
-                    self._camel_media(part)
-        self.text_chars += chars
-        config = request.generationConfig
-        if config and (bound := config.maxOutputTokens):
-            self.bounded_requests += 1
-            self.bounded_output_tokens += bound
-
-    def _camel_media(self, part: Any) -> None:
-        media = part.inlineData or part.fileData
-        if media:
-            self.media[_media_kind(media.mimeType)] += 1
+    def add_media(self, mime_types: Iterable[object]) -> None:
+        """Media parts by their MIME types."""
+        for mime_type in mime_types:
+            self.media[_media_kind(mime_type)] += 1
 
     def add_request(self, request: Mapping[str, Any]) -> None:
         """One valid request as JSON values, in either spelling."""

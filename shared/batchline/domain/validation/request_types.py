@@ -14,6 +14,8 @@ from typing import Annotated, Final, Literal
 
 from msgspec import UNSET, Meta, Raw, Struct, UnsetType
 
+from batchline.domain.validation.line_counts import LINE_COUNTS
+
 AIPLATFORM_VERSION: Final = '2.7.0'
 
 
@@ -305,6 +307,12 @@ class CamelPart(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
                 raise Refused("data")
         elif ((1 if self.inlineData else 0) + (1 if self.fileData else 0) + (1 if self.functionCall else 0) + (1 if self.functionResponse else 0) + (1 if self.executableCode else 0) + (1 if self.codeExecutionResult else 0)) != 1:
             raise Refused("data")
+        if self.text:
+            LINE_COUNTS.text[0] += len(self.text)
+        else:
+            media = self.inlineData or self.fileData
+            if media:
+                LINE_COUNTS.media.append(media.mimeType)
 
 
 class CamelPartMediaResolution(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
@@ -1019,6 +1027,12 @@ class Part(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
                 raise Refused("data")
             if ((self.video_metadata is not None and self.video_metadata is not UNSET) + (self.videoMetadata is not None and self.videoMetadata is not UNSET)) > 1:
                 raise Refused("metadata")
+        if self.text:
+            LINE_COUNTS.text[0] += len(self.text)
+        else:
+            media = self.inlineData or self.inline_data or self.fileData or self.file_data
+            if media:
+                LINE_COUNTS.media.append(media.mimeType or media.mime_type)
 
 
 class PartMediaResolution(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):

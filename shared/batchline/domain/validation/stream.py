@@ -14,6 +14,7 @@ from batchline.domain.json_codec import loads
 from batchline.domain.limits import SERVICE_LIMITS, JobLimits
 from batchline.domain.validation.fast import FAST_ERRORS, UNSET, LineDecoder, line_decoder
 from batchline.domain.validation.keys import KeyIndex, Reread
+from batchline.domain.validation.line_counts import LINE_COUNTS
 from batchline.domain.validation.rules import build_schema
 from batchline.domain.validation.schema import Errors, Schema, describe, render_path
 
@@ -198,7 +199,10 @@ def _validate(
     limits: JobLimits,
     fast: LineDecoder | None,
     on_first_error: Callable[[], None] | None,
+    tally: bool = True,
 ) -> FileReport:
+    """`tally=False` leaves the estimate's tally out of the fast path (bench/validate.py's
+    baseline, with types generated without counting)."""
     report = FileReport(
         name=name, max_errors=max_errors, limits=limits, on_first_error=on_first_error
     )
@@ -208,7 +212,11 @@ def _validate(
     # The fast path runs here, inline: most lines take it, and a call per line shows.
     camel, either = fast if fast is not None else (None, None)
     first_use, add = keys.first_use, report.add
-    tally_camel, tally_json = report.inputs.add_camel, report.inputs.add_request
+    inputs = report.inputs
+    # What the fast types counted while decoding a line (line_counts), cleared after each.
+    LINE_COUNTS.clear()
+    line_text, line_media = LINE_COUNTS.text, LINE_COUNTS.media
+    text_chars = bounded = bound_sum = 0
     number = size = accepted = 0
     fast_since_check = False  # whether a line went the fast way since the last `check`
     while raw := readline(limit + 1):
@@ -223,30 +231,45 @@ def _validate(
             add(number, "", f"line is longer than {limit} bytes")
             continue
         if camel is not None and either is not None:
-            record = None
+            snake = False
             try:
                 line = camel(raw)
                 key = line.key
             except FAST_ERRORS:
+                LINE_COUNTS.clear()  # refused halfway: what it counted is no request's
                 try:
-                    key = either(raw).key
-                    # Rare (snake_case): the estimate's tally walks its JSON values.
-                    record = loads(raw)
+                    line = either(raw)  # rare: snake_case spellings
+                    key = line.key
+                    snake = True
                 except FAST_ERRORS:
+                    LINE_COUNTS.clear()
                     key = _REFUSED  # the precise path tells why
             if key is not _REFUSED:
                 # Valid: only its key can still be wrong.
                 fast_since_check = True
                 if key is not UNSET and (first := first_use(key, number, start)) != number:
                     add(number, "key", _duplicate_key(key, first))
+                    LINE_COUNTS.clear()
                     continue
                 accepted += 1
-                if record is None:
-                    tally_camel(line.request)
-                else:
-                    tally_json(record["request"])
+                if tally:
+                    # What its decode counted, and the one number it did not.
+                    text_chars += line_text[0]
+                    if line_media:
+                        inputs.add_media(line_media)
+                    config = line.request.generationConfig
+                    if snake:
+                        config = config or line.request.generation_config
+                        bound = config and (config.maxOutputTokens or config.max_output_tokens)
+                    else:
+                        bound = config and config.maxOutputTokens
+                    if bound:
+                        bounded += 1
+                        bound_sum += bound
+                line_text[0] = 0
+                line_media.clear()
                 if on_request is not None:
-                    on_request(number, record if record is not None else loads(raw))
+                    on_request(number, loads(raw))
                 continue
         if fast_since_check:
             validator.saw_valid_line()
@@ -258,7 +281,8 @@ def _validate(
     if fast_since_check:
         validator.saw_valid_line()
     report.requests += accepted
-    report.inputs.requests = report.requests
+    inputs.add_counted(text_chars, bounded, bound_sum)
+    inputs.requests = report.requests
     report.lines, report.bytes = number, size
     validator.finish()
     if report.bytes == 0:
