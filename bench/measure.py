@@ -45,26 +45,32 @@ def interleaved_medians(
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def paired_ratios(
-    measures: dict[str, Callable[[], object]], baseline: str, rounds: int = 9
-) -> tuple[dict[str, float], dict[str, float]]:
-    """Each measurement's CPU time over the baseline's, as the median of the rounds' own
-    ratios, and the median CPU seconds of each.
+@dataclass(frozen=True)
+class Paired:
+    """CPU seconds of each measurement in each round (measure.paired)."""
+
+    rounds: list[dict[str, float]]
+
+    def ratio(self, name: str, over: str) -> float:
+        """The median of the rounds' own ratios of `name` over `over`."""
+        return statistics.median(times[name] / times[over] for times in self.rounds)
+
+    def seconds(self, name: str) -> float:
+        return statistics.median(times[name] for times in self.rounds)
+
+
+def paired(measures: dict[str, Callable[[], object]], rounds: int = 9) -> Paired:
+    """Every measurement once per round, in an order that alternates from round to round.
 
     A shared machine's speed drifts within seconds. A ratio taken within one round compares
-    runs under the same load, and its median ignores the rounds a neighbour disturbed; the
-    order alternates each round, so that no measurement always runs first."""
+    runs under the same load, and the median of those ignores the rounds a neighbour
+    disturbed; the alternating order keeps any measurement from always running first."""
     names = list(measures)
-    times: dict[str, list[float]] = {name: [] for name in names}
-    ratios: dict[str, list[float]] = {name: [] for name in names}
-    for number in range(rounds):
-        took = {name: cpu_seconds(measures[name]) for name in names[:: 1 - 2 * (number % 2)]}
-        for name in names:
-            times[name].append(took[name])
-            ratios[name].append(took[name] / took[baseline])
-    return (
-        {name: statistics.median(values) for name, values in ratios.items()},
-        {name: statistics.median(values) for name, values in times.items()},
+    return Paired(
+        [
+            {name: cpu_seconds(measures[name]) for name in names[:: 1 - 2 * (number % 2)]}
+            for number in range(rounds)
+        ]
     )
 
 

@@ -3,7 +3,7 @@
 Generates a realistic 200,000-line requests file (text prompts of product-description
 length, multimodal parts by URI and inline, generationConfig, system instructions, safety
 settings, keys), then prints ratios of CPU time, each the median of the ratios measured within
-interleaved rounds (measure.paired_ratios):
+interleaved rounds (measure.paired):
 - the validator's time divided by the time to read the file and `json.loads` every line
   (target: at most 0.8x, validating faster than the standard library merely parses), and
   divided by the time to read it and `orjson.loads` every line (for information);
@@ -33,7 +33,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from measure import Figure, orjson_only, paired_ratios, parse_only, report
+from measure import Figure, orjson_only, paired, parse_only, report
 
 RATIO_TARGET = 0.8
 ESTIMATE_RATIO_TARGET = 1.10
@@ -223,26 +223,24 @@ def main() -> int:
         path = Path(tmp) / "requests.jsonl"
         write_file(path, args.lines)
         size_mb = path.stat().st_size / 1e6
-        ratios, times = paired_ratios(
+        parsing = paired(
             {
                 "json": lambda: parse_only(path),
                 "orjson": lambda: orjson_only(path),
                 "validate": lambda: validate(path),
             },
-            baseline="json",
             rounds=5,
         )
-        orjson_ratio = ratios["validate"] / ratios["orjson"]
         # Two figures about 10% apart on a shared machine: more rounds.
-        estimate_ratios, estimate_times = paired_ratios(
+        estimating = paired(
             {
                 "no_tally": lambda: validate_without_tally(path),
                 "estimate": lambda: validate_and_estimate(path),
             },
-            baseline="no_tally",
             rounds=9,
         )
-        times |= estimate_times
+        times = {name: parsing.seconds(name) for name in ("json", "orjson", "validate")}
+        times |= {name: estimating.seconds(name) for name in ("no_tally", "estimate")}
         small_mb = peak_memory_mb(path)
         big = Path(tmp) / "requests-x3.jsonl"
         write_file(big, 3 * args.lines)
@@ -258,15 +256,20 @@ def main() -> int:
         Figure(
             name,
             "validator / (read + json.loads)",
-            ratios["validate"],
+            parsing.ratio("validate", over="json"),
             "x",
             RATIO_TARGET,
         ),
-        Figure(name, "validator / (read + orjson.loads)", orjson_ratio, "x"),
+        Figure(
+            name,
+            "validator / (read + orjson.loads)",
+            parsing.ratio("validate", over="orjson"),
+            "x",
+        ),
         Figure(
             name,
             "(validate + estimate) / validation without the estimate's tally",
-            estimate_ratios["estimate"],
+            estimating.ratio("estimate", over="no_tally"),
             "x",
             ESTIMATE_RATIO_TARGET,
         ),

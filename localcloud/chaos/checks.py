@@ -95,8 +95,8 @@ def notifications_by_uri(received: Iterable[Notified]) -> dict[str, list[Notifie
 
 
 def trace(uri: str, logs: Mapping[str, Path], limit: int = 20) -> list[str]:
-    """The functions' log lines about one generation, in time order: what a failed check
-    about it needs to be understood (the local cloud's folder is gone by then)."""
+    """The functions' last log lines about one generation, in time order: what a failed
+    check about it needs to be understood (the local cloud's folder is gone by then)."""
     found = [
         (str(line.get("time", "")), name, line)
         for name, path in logs.items()
@@ -106,7 +106,7 @@ def trace(uri: str, logs: Mapping[str, Path], limit: int = 20) -> list[str]:
     ]
     return [
         f"{time[11:23]} {name} event {line.get('event_id', '-')}: {line.get('message')}"
-        for time, name, line in sorted(found, key=lambda found: found[0])[:limit]
+        for time, name, line in sorted(found, key=lambda found: found[0])[-limit:]
     ]
 
 

@@ -144,6 +144,9 @@ def test_a_tick_past_the_age_limit_is_dropped(
         ("generation", "-7", "is not a positive int64"),
         ("generation", str(2**70), "is not a positive int64"),
         ("generation", "12ab", "'generation': '12ab' is not a decimal int64"),
+        ("generation", " 12 ", "'generation': ' 12 ' is not a decimal int64"),
+        ("generation", "1_2", "'generation': '1_2' is not a decimal int64"),
+        ("generation", "\u0661\u0662", "is not a decimal int64"),  # Arabic-Indic digits
         ("generation", True, "expected an int64"),
         ("name", "x" * 100_000, "object name is 100000 bytes"),
         ("name", "", "object name is 0 bytes"),

@@ -27,6 +27,8 @@ PUBSUB_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
 MAX_GENERATION = 2**63 - 1
 MAX_OBJECT_NAME_BYTES = 1024
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
+# A generation as JSON carries it: decimal digits, ASCII only (a sign is refused further on).
+_DECIMAL = re.compile(r"-?[0-9]{1,40}")
 
 
 @dataclass(frozen=True)
@@ -133,10 +135,10 @@ def _int64(value: Any, name: str) -> int:
     """A positive int64 given as a decimal string or an integer (JSON carries int64 as text)."""
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise TypeError(f"{name!r}: expected an int64, got {type(value).__name__}")
-    try:
-        number = int(value)
-    except ValueError:
-        raise ValueError(f"{name!r}: {str(value)[:40]!r} is not a decimal int64") from None
+    if isinstance(value, str) and not _DECIMAL.fullmatch(value):
+        # int() would also take " 12 ", "1_2" and digits of other scripts.
+        raise ValueError(f"{name!r}: {value[:40]!r} is not a decimal int64")
+    number = int(value)
     if not 1 <= number <= MAX_GENERATION:
         raise ValueError(f"{name!r}: {value} is not a positive int64")
     return number

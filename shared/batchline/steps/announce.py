@@ -7,8 +7,9 @@ complete step (the last part loaded, or given up), also on a repeated event. The
 notification claim makes concurrent callers send it once. A caller that finds another's
 claim live raises NotificationInProgress (a transient error: its event comes back, and by
 then the notification went out or the claim lapsed); a publish that fails releases the
-claim. A sender that died mid-publish leaves its claim to lapse: the next event of that file,
-or the poll's sweep (`send_overdue`), sends it then.
+claim, one whose outcome is unknown keeps it until it lapses. A sender that died mid-publish
+leaves its claim to lapse: the next event of that file, or the poll's sweep
+(`send_overdue`), sends it then.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from batchline.adapters.ledger import JobLedger, JobRecord, NotifyClaim, SourceRecord
-from batchline.adapters.pubsub import Publisher
+from batchline.adapters.pubsub import Publisher, PublishOutcomeUnknown
 from batchline.domain.errors import TransientError
 from batchline.domain.log_events import FILE_NOTIFIED
 from batchline.domain.notifications import (
@@ -100,6 +101,8 @@ class Announcer:
         notification = self._notification(record)
         try:
             self.notifications.notify(notification)
+        except PublishOutcomeUnknown:
+            raise  # it may still go out: the claim lapses rather than invite a second sender
         except Exception:
             self.ledger.release_source_notification(source)  # the retry sends it
             raise

@@ -29,7 +29,10 @@ LineDecoder = tuple[Decode, Decode]
 
 @cache
 def line_decoder() -> LineDecoder:
-    """Built once per process on first use (the types take some 0.1 s to compile)."""
+    """Built once per process on first use (the types take some 0.1 s to compile).
+
+    Decoding also counts the estimate's tally into this thread's line counts
+    (validation.line_counts): a caller other than the stream clears them after use."""
     from batchline.domain.validation.request_types import CamelLine, Line
 
     return msgspec.json.Decoder(CamelLine).decode, msgspec.json.Decoder(Line).decode
