@@ -389,7 +389,6 @@ def _check_everything(
             restarts == len(points),
             f"{restarts} restarts; {supervisor.errors}",
         )
-    current = stack.StackState.load()
     for name, service in (current.services if current else {}).items():
         verdicts.check(f"{name} alive at the end", stack.healthy(service))
     checks.check_logs(verdicts, logs)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from batchline.adapters.ledger import NotifyClaim, SourceRecord
+from batchline.adapters.ledger.leases import Lease
 from batchline.adapters.pubsub import Publisher, PublishOutcomeUnknown
 from batchline.domain.states import SourceRef, SourceState
 from batchline.steps.announce import Announcer, NotificationInProgress
@@ -36,6 +37,7 @@ class MemoryLedger:
 
     record: SourceRecord
     calls: list[str] = field(default_factory=list)
+    notify_lease: Lease = field(default_factory=lambda: Lease("notify_claimed_time", LEASE))
 
     def get_source(self, source: SourceRef) -> SourceRecord:
         return self.record

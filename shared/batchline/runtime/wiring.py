@@ -62,8 +62,8 @@ def publisher(topic_path: str) -> Publisher:
     from batchline.runtime.clients import publisher_client
     from batchline.runtime.settings import get_settings
 
-    # A publish waits at most half the claim it is made under: one that is slower fails (and
-    # gives its claim back) before the claim can lapse and a second sender publish again.
+    # A publish ends within half the claim it is made under (adapters.pubsub.Publisher), so it
+    # is over, sent or failed, before the claim can lapse and a second sender publish again.
     lease = get_settings().notify_lease.total_seconds()
     return Publisher(publisher_client(), topic_path, min(PUBLISH_TIMEOUT_SECONDS, lease / 2))
 

@@ -88,8 +88,7 @@ class Announcer:
             return False
         if record.state not in SOURCE_ANNOUNCED:
             return False
-        claimed = record.notify_claimed_time
-        if claimed is not None and self.now() - claimed < self.settings.notify_lease:
+        if self.ledger.notify_lease.live(record.notify_claimed_time, self.now()):
             # Seen live without a transaction: a redelivered event does not contend with the
             # sender's own mark of the notification, which would delay it past the claim.
             raise NotificationInProgress(f"the notification of {source.uri} is being sent")

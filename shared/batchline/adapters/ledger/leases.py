@@ -26,7 +26,11 @@ class Lease:
 
     def held(self, document: Mapping[str, Any], now: datetime) -> bool:
         """Someone claimed it less than `duration` ago."""
-        claimed = document.get(self.field)
+        return self.live(document.get(self.field), now)
+
+    def live(self, claimed: object, now: datetime) -> bool:
+        """Whether a claim taken at `claimed` (the field's value, None when unclaimed) still
+        holds at `now`."""
         return isinstance(claimed, datetime) and now - claimed < self.duration
 
     def claim(self, now: datetime) -> dict[str, Any]:
