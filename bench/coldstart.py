@@ -9,8 +9,11 @@ For each function (submit, poll, complete), the median of 5 fresh interpreters o
   variables point at local addresses, as on the local cloud; no request is sent: this is the
   import and construction cost of the first event, not its round trips to the services.
 - and, as the reference, `import vertexai` (the Vertex AI SDK a function could have used).
+The interpreter is one with requirements.txt alone installed, as a deployed function has
+(`make bench` builds it in .venv/tools/bundle): the development tools add packages that the
+client libraries import when they find them (google-cloud-bigquery imports pandas, 0.24 s).
 Target: import + first event's wiring at most 0.8 s per function.
-Exit status 1 when a target is missed. Usage: python bench/coldstart.py
+Exit status 1 when a target is missed. Usage: python bench/coldstart.py [--python PATH]
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from pathlib import Path
 from measure import Figure, report
 
 REPO = Path(__file__).resolve().parent.parent
+# What the Makefile's bundle environment target installs: requirements.txt and nothing else.
+BUNDLE_PYTHON = REPO / ".venv" / "tools" / "bundle" / "bin" / "python"
 TARGET_S = 0.8
 ROUNDS = 5
 STEPS = {"submit": "submitter", "poll": "poller", "complete": "completer"}
@@ -64,11 +69,11 @@ print(json.dumps({"import": imported - start, "wiring": wired - start, "first_ev
 """
 
 
-def fresh(name: str) -> dict[str, float]:
+def fresh(python: Path, name: str) -> dict[str, float]:
     environment = {**os.environ, **ENVIRONMENT}
     out = subprocess.run(
         [
-            sys.executable,
+            str(python),
             "-c",
             PROBE,
             str(REPO / "shared"),
@@ -86,19 +91,27 @@ def fresh(name: str) -> dict[str, float]:
     return times
 
 
-def vertexai_import() -> float:
+def vertexai_import(python: Path) -> float:
     code = "import time; s = time.perf_counter(); import vertexai; print(time.perf_counter() - s)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip())
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description="cold start per function")
     parser.add_argument("--record", type=Path, help="append the figures as JSON lines here")
+    parser.add_argument(
+        "--python",
+        type=Path,
+        default=BUNDLE_PYTHON,
+        help="an interpreter with requirements.txt installed (default: make bench's)",
+    )
     args = parser.parse_args()
+    if not args.python.exists():
+        parser.error(f"{args.python} does not exist: `make bench` builds it")
     figures = []
     for name in STEPS:
-        runs = [fresh(name) for _ in range(ROUNDS)]
+        runs = [fresh(args.python, name) for _ in range(ROUNDS)]
         imported = statistics.median(run["import"] for run in runs)
         wired = statistics.median(run["wiring"] for run in runs)
         first = statistics.median(run["first_event"] for run in runs)
@@ -107,7 +120,7 @@ def main() -> int:
         figures.append(
             Figure("coldstart", f"{name}: ... + the first event's clients", first, "s", TARGET_S)
         )
-    reference = statistics.median(vertexai_import() for _ in range(ROUNDS))
+    reference = statistics.median(vertexai_import(args.python) for _ in range(ROUNDS))
     figures.append(Figure("coldstart", "reference: import vertexai", reference, "s"))
     print(f"medians of {ROUNDS} fresh processes each")
     return report(figures, args.record)

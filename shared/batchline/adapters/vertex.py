@@ -10,12 +10,29 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from batchline.adapters.deferred_package import enter_deferred
 from batchline.domain.batch_jobs import BatchJob
 from batchline.domain.errors import PermanentError, TransientError
 
+if TYPE_CHECKING:
+    from google.cloud.aiplatform_v1.services.job_service import JobServiceClient
+
 READ_TIMEOUT_SECONDS = 30.0
+
+
+def job_service_client_class() -> type[JobServiceClient]:
+    """aiplatform_v1's JobServiceClient, imported without the package's other services.
+
+    The package's own `__init__` imports all of Vertex AI (see deferred_package); the job
+    service and the types it uses are a tenth of it.
+    """
+    enter_deferred("google.cloud.aiplatform_v1")
+    enter_deferred("google.cloud.aiplatform_v1.types")
+    from google.cloud.aiplatform_v1.services.job_service import JobServiceClient
+
+    return JobServiceClient
 
 
 class JobGone(PermanentError):
@@ -110,9 +127,10 @@ class VertexJobs:
         output_prefix: str,
         labels: Mapping[str, str],
     ) -> BatchJob:
-        from google.cloud import aiplatform_v1
+        job_service_client_class()  # the types below without the rest of the package
+        from google.cloud.aiplatform_v1.types.batch_prediction_job import BatchPredictionJob
 
-        job = aiplatform_v1.BatchPredictionJob(
+        job = BatchPredictionJob(
             display_name=display_name,
             model=model_resource(model),
             input_config={"instances_format": "jsonl", "gcs_source": {"uris": list(input_uris)}},
