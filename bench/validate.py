@@ -154,7 +154,7 @@ def validate_and_estimate(path: Path) -> None:
 def decoder_without_counts() -> Any:
     """The fast path's decoders, of types generated without the estimate's counting (the
     generator's own output, `counts=False`: the same types less the counting statements)."""
-    import msgspec
+    from batchline.domain.validation.fast import decoder_of
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
     import generate_request_types
@@ -163,8 +163,7 @@ def decoder_without_counts() -> Any:
     sys.modules[module.__name__] = module  # msgspec resolves the annotations in it
     source = generate_request_types.render(counts=False)
     exec(compile(source, module.__name__, "exec"), module.__dict__)
-    camel, either = module.CamelLine, module.Line
-    return msgspec.json.Decoder(camel).decode, msgspec.json.Decoder(either).decode
+    return decoder_of(module)
 
 
 def validate_without_tally(path: Path) -> None:

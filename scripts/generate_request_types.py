@@ -33,27 +33,34 @@ from batchline.domain.validation import schema as precise  # noqa: E402
 # garbage collector, whose passes over the young objects are a share of decoding a line
 # (https://jcristharif.com/msgspec/structs.html, "Disabling Garbage Collection").
 STRUCT_OPTIONS = "forbid_unknown_fields=True, kw_only=True, gc=False"
-# The estimate's tally, counted while decoding (batchline.domain.validation.line_counts): a
-# part adds its text's characters or its media's MIME type, once its checks passed.
+# The estimate's tally, counted while decoding into the module's own TEXT_CHARS and
+# MEDIA_TYPES (batchline.domain.validation.fast): a part adds its text's characters, or its
+# media's MIME type, once its checks passed.
 PART = "google.cloud.aiplatform.v1.Part"
-PART_COUNTS = {
-    True: (  # lowerCamelCase only
-        "if self.text:",
-        "    LINE_COUNTS.text[0] += len(self.text)",
-        "else:",
-        "    media = self.inlineData or self.fileData",
-        "    if media:",
-        "        LINE_COUNTS.media.append(media.mimeType)",
-    ),
-    False: (  # either spelling (the checks above let one through)
-        "if self.text:",
-        "    LINE_COUNTS.text[0] += len(self.text)",
-        "else:",
-        "    media = self.inlineData or self.inline_data or self.fileData or self.file_data",
-        "    if media:",
-        "        LINE_COUNTS.media.append(media.mimeType or media.mime_type)",
-    ),
-}
+# lowerCamelCase (the common case): the checks' own text branch counts, with no second test.
+CAMEL_PART_CHECKS = (
+    "if self.text:",
+    "    if ",
+    '        raise Refused("data")',
+    "elif ",
+    '    raise Refused("data")',
+)
+CAMEL_TEXT_COUNT = "    TEXT_CHARS[0] += len(self.text)"
+CAMEL_MEDIA_COUNT = (
+    "else:",
+    "    media = self.inlineData or self.fileData",
+    "    if media:",
+    "        MEDIA_TYPES.append(media.mimeType)",
+)
+# Either spelling (rare), after the checks.
+PART_COUNTS = (
+    "if self.text:",
+    "    TEXT_CHARS[0] += len(self.text)",
+    "else:",
+    "    media = self.inlineData or self.inline_data or self.fileData or self.file_data",
+    "    if media:",
+    "        MEDIA_TYPES.append(media.mimeType or media.mime_type)",
+)
 OUTPUT = REPO / "shared" / "batchline" / "domain" / "validation" / "request_types.py"
 PACKAGES = ("google.cloud.aiplatform.v1.", "google.protobuf.", "google.type.")
 FLOAT32_MAX = 3.4028234663852886e38
@@ -237,11 +244,22 @@ class Generator:
                 lines.append(f"    {attribute(spelling)}: {kind}")
         checks = self.checks(message)
         if self.counts and message == PART:
-            checks = [*checks, *PART_COUNTS[self.camel_only]]
+            checks = self.counted_part(checks)
         if checks:
             lines += ["", "    def __post_init__(self) -> None:"]
             lines += [f"        {line}" for line in checks]
         return lines
+
+    def counted_part(self, checks: list[str]) -> list[str]:
+        """A part's checks with the estimate's counting."""
+        if not self.camel_only:
+            return [*checks, *PART_COUNTS]
+        shape = len(checks) == len(CAMEL_PART_CHECKS) and all(
+            line.startswith(start) for line, start in zip(checks, CAMEL_PART_CHECKS, strict=True)
+        )
+        if not shape:
+            raise SystemExit(f"the checks of {PART} changed shape: update CAMEL_PART_CHECKS")
+        return [*checks[:3], CAMEL_TEXT_COUNT, *checks[3:], *CAMEL_MEDIA_COUNT]
 
     def checks(self, message: str) -> list[str]:
         """The statements of `__post_init__`: each raises Refused on a line to send on.
@@ -451,7 +469,7 @@ class Generator:
         ]
         return body
 
-    def render(self, body: list[str], counts: bool) -> str:
+    def render(self, body: list[str]) -> str:
         enums = []
         for enum in sorted(self.enums_used):
             names = ", ".join(repr(name) for name, _ in data.ENUMS[enum])
@@ -474,8 +492,13 @@ class Generator:
             "",
             "from msgspec import UNSET, Meta, Raw, Struct, UnsetType, field",
             "",
-            *(["from batchline.domain.validation.line_counts import LINE_COUNTS", ""] * counts),
             f"AIPLATFORM_VERSION: Final = {data.AIPLATFORM_VERSION!r}",
+            "",
+            "# The estimate's tally of the line being decoded: its text characters and the MIME type",
+            "# of each media part, added by Part.__post_init__ (no counting: counts=False). Each copy",
+            "# of this module counts into its own (batchline.domain.validation.fast).",
+            "TEXT_CHARS: Final = [0]",
+            "MEDIA_TYPES: Final[list[object]] = []",
             "",
             "",
             "class Refused(ValueError):",
@@ -550,7 +573,7 @@ def render(counts: bool = True) -> str:
     both = Generator(camel_only=False, counts=counts)
     body = camel.render_body() + both.render_body()
     both.enums_used |= camel.enums_used
-    return both.render(body, counts)
+    return both.render(body)
 
 
 def main() -> int:

@@ -193,3 +193,21 @@ def test_files_validated_at_once_in_two_threads_count_apart() -> None:
                 pool.map(lambda f: validate_stream(io.BytesIO(f.encode()), "f.jsonl").inputs, files)
             )
         assert together == alone
+
+
+def test_a_validation_that_starts_while_another_runs_counts_into_a_copy_of_its_own() -> None:
+    from batchline.domain.validation.fast import line_decoder
+
+    with line_decoder() as first, line_decoder() as second:
+        assert first.text_chars is not second.text_chars
+        assert first.media_types is not second.media_types
+        line = _line("a", _text("abcd"))[:-1]
+        first.camel(line)
+        assert (first.text_chars, second.text_chars) == ([4], [0])
+        second.camel(line)
+        second.camel(line)
+        assert (first.text_chars, second.text_chars) == ([4], [8])
+    # Returned and reused, cleared: no third copy is built for the next validation.
+    with line_decoder() as again:
+        assert again in (first, second)
+        assert again.text_chars == [0]

@@ -319,12 +319,13 @@ def _file(lines: list[Any]) -> bytes:
 
 
 def _fast_accepts(raw: bytes) -> bool:
-    for decode in line_decoder():
-        try:
-            decode(raw)
-        except FAST_ERRORS:
-            continue
-        return True
+    with line_decoder() as fast:
+        for decode in (fast.camel, fast.either):
+            try:
+                decode(raw)
+            except FAST_ERRORS:
+                continue
+            return True
     return False
 
 

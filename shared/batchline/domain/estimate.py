@@ -25,7 +25,7 @@ Function declarations, tool schemas and response schemas are input too but are n
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -81,8 +81,8 @@ def _media_kind(mime_type: object) -> int:
 class InputTally:
     """What the valid requests of a file hold, summed: the estimate's raw material.
 
-    Two ways in, which must agree: `add_counted` and `add_media` for the requests the fast path
-    decoded (counted during their decode: validation.line_counts), `add_request` for a request
+    Two ways in, which must agree: `add_counted` and `add_media_types` for the requests the fast path
+    decoded (counted during their decode: validation.fast), `add_request` for a request
     as JSON values (the precise path). Neither counts `requests`: the validator sets it to the
     valid requests it counted anyway.
     """
@@ -99,16 +99,16 @@ class InputTally:
         self.bounded_output_tokens = 0
 
     def add_counted(self, text_chars: int, bounded_requests: int, bound_sum: int) -> None:
-        """What the fast path counted for its requests (validation.line_counts): their text
+        """What the fast path counted for its requests (validation.fast): their text
         characters, and how many set maxOutputTokens and to what in all."""
         self.text_chars += text_chars
         self.bounded_requests += bounded_requests
         self.bounded_output_tokens += bound_sum
 
-    def add_media(self, mime_types: Iterable[object]) -> None:
-        """Media parts by their MIME types."""
-        for mime_type in mime_types:
-            self.media[_media_kind(mime_type)] += 1
+    def add_media_types(self, counts: Mapping[object, int]) -> None:
+        """Media parts counted by their MIME types (as spelled: `None` for none)."""
+        for mime_type, parts in counts.items():
+            self.media[_media_kind(mime_type)] += parts
 
     def add_request(self, request: Mapping[str, Any]) -> None:
         """One valid request as JSON values, in either spelling."""

@@ -14,9 +14,13 @@ from typing import Annotated, Final, Literal
 
 from msgspec import UNSET, Meta, Raw, Struct, UnsetType
 
-from batchline.domain.validation.line_counts import LINE_COUNTS
-
 AIPLATFORM_VERSION: Final = '2.7.0'
+
+# The estimate's tally of the line being decoded: its text characters and the MIME type
+# of each media part, added by Part.__post_init__ (no counting: counts=False). Each copy
+# of this module counts into its own (batchline.domain.validation.fast).
+TEXT_CHARS: Final = [0]
+MEDIA_TYPES: Final[list[object]] = []
 
 
 class Refused(ValueError):
@@ -305,14 +309,13 @@ class CamelPart(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
         if self.text:
             if self.inlineData or self.fileData or self.functionCall or self.functionResponse or self.executableCode or self.codeExecutionResult:
                 raise Refused("data")
+            TEXT_CHARS[0] += len(self.text)
         elif ((1 if self.inlineData else 0) + (1 if self.fileData else 0) + (1 if self.functionCall else 0) + (1 if self.functionResponse else 0) + (1 if self.executableCode else 0) + (1 if self.codeExecutionResult else 0)) != 1:
             raise Refused("data")
-        if self.text:
-            LINE_COUNTS.text[0] += len(self.text)
         else:
             media = self.inlineData or self.fileData
             if media:
-                LINE_COUNTS.media.append(media.mimeType)
+                MEDIA_TYPES.append(media.mimeType)
 
 
 class CamelPartMediaResolution(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
@@ -1028,11 +1031,11 @@ class Part(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
             if ((self.video_metadata is not None and self.video_metadata is not UNSET) + (self.videoMetadata is not None and self.videoMetadata is not UNSET)) > 1:
                 raise Refused("metadata")
         if self.text:
-            LINE_COUNTS.text[0] += len(self.text)
+            TEXT_CHARS[0] += len(self.text)
         else:
             media = self.inlineData or self.inline_data or self.fileData or self.file_data
             if media:
-                LINE_COUNTS.media.append(media.mimeType or media.mime_type)
+                MEDIA_TYPES.append(media.mimeType or media.mime_type)
 
 
 class PartMediaResolution(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):

@@ -14,7 +14,6 @@ from batchline.domain.json_codec import loads
 from batchline.domain.limits import SERVICE_LIMITS, JobLimits
 from batchline.domain.validation.fast import FAST_ERRORS, UNSET, LineDecoder, line_decoder
 from batchline.domain.validation.keys import KeyIndex, Reread
-from batchline.domain.validation.line_counts import LINE_COUNTS
 from batchline.domain.validation.rules import build_schema
 from batchline.domain.validation.schema import Errors, Schema, describe, render_path
 
@@ -175,7 +174,8 @@ def validate_stream(
     must still check `report.valid` at the end before using what it saw. `on_first_error`
     is called once, as soon as the file is known to be invalid.
     """
-    return _validate(stream, name, max_errors, on_request, limits, line_decoder(), on_first_error)
+    with line_decoder() as fast:
+        return _validate(stream, name, max_errors, on_request, limits, fast, on_first_error)
 
 
 def validate_stream_precisely(
@@ -210,12 +210,18 @@ def _validate(
     validator = _LineValidator(report, request_schema(), on_request, keys)
     check, readline, limit = validator.check, stream.readline, MAX_LINE_BYTES
     # The fast path runs here, inline: most lines take it, and a call per line shows.
-    camel, either = fast if fast is not None else (None, None)
+    camel = either = None
+    line_text: list[int] = [0]
+    line_media: list[object] = []
+    if fast is not None:
+        camel, either = fast.camel, fast.either
+        # What the fast types counted while decoding a line, cleared after each.
+        line_text, line_media = fast.text_chars, fast.media_types
     first_use, add = keys.first_use, report.add
     inputs = report.inputs
-    # What the fast types counted while decoding a line (line_counts), cleared after each.
-    LINE_COUNTS.clear()
-    line_text, line_media = LINE_COUNTS.text, LINE_COUNTS.media
+    # The file's media parts by MIME type as spelled (a few distinct ones), sorted at the end.
+    media_types: dict[object, int] = {}
+    count_media = media_types.get
     text_chars = bounded = bound_sum = 0
     number = size = accepted = 0
     fast_since_check = False  # whether a line went the fast way since the last `check`
@@ -236,27 +242,35 @@ def _validate(
                 line = camel(raw)
                 key = line.key
             except FAST_ERRORS:
-                LINE_COUNTS.clear()  # refused halfway: what it counted is no request's
+                # Refused halfway: what it counted is no request's.
+                line_text[0] = 0
+                line_media.clear()
                 try:
                     line = either(raw)  # rare: snake_case spellings
                     key = line.key
                     snake = True
                 except FAST_ERRORS:
-                    LINE_COUNTS.clear()
+                    line_text[0] = 0
+                    line_media.clear()
                     key = _REFUSED  # the precise path tells why
             if key is not _REFUSED:
                 # Valid: only its key can still be wrong.
                 fast_since_check = True
                 if key is not UNSET and (first := first_use(key, number, start)) != number:
                     add(number, "key", _duplicate_key(key, first))
-                    LINE_COUNTS.clear()
+                    line_text[0] = 0
+                    line_media.clear()
                     continue
                 accepted += 1
                 if tally:
                     # What its decode counted, and the one number it did not.
                     text_chars += line_text[0]
                     if line_media:
-                        inputs.add_media(line_media)
+                        for mime_type in line_media:
+                            media_types[mime_type] = count_media(mime_type, 0) + 1
+                        if len(media_types) > MEDIA_TYPES_HELD:
+                            inputs.add_media_types(media_types)
+                            media_types.clear()
                     config = line.request.generationConfig
                     if snake:
                         config = config or line.request.generation_config
@@ -267,7 +281,8 @@ def _validate(
                         bounded += 1
                         bound_sum += bound
                 line_text[0] = 0
-                line_media.clear()
+                if line_media:
+                    line_media.clear()
                 if on_request is not None:
                     on_request(number, loads(raw))
                 continue
@@ -282,6 +297,7 @@ def _validate(
         validator.saw_valid_line()
     report.requests += accepted
     inputs.add_counted(text_chars, bounded, bound_sum)
+    inputs.add_media_types(media_types)
     inputs.requests = report.requests
     report.lines, report.bytes = number, size
     validator.finish()
@@ -294,6 +310,9 @@ def _validate(
 
 _STOP = object()
 _REFUSED = object()
+# Distinct MIME types counted as spelled before they are sorted into kinds: a file has a few;
+# one that spells each part's differently is sorted as it goes, in flat memory.
+MEDIA_TYPES_HELD = 64
 
 
 class _NotJsonConstant(ValueError):
