@@ -52,6 +52,16 @@ CAMEL_MEDIA_COUNT = (
     "    if media:",
     "        MEDIA_TYPES.append(media.mimeType)",
 )
+# A request's maxOutputTokens, kept for the line's tally (the estimate's output bound).
+GENERATION_CONFIG = "google.cloud.aiplatform.v1.GenerationConfig"
+BOUND_COUNTS = {
+    True: ("if self.maxOutputTokens:", "    OUTPUT_BOUND[0] = self.maxOutputTokens"),
+    False: (
+        "bound = self.maxOutputTokens or self.max_output_tokens",
+        "if bound:",
+        "    OUTPUT_BOUND[0] = bound",
+    ),
+}
 # Either spelling (rare), after the checks.
 PART_COUNTS = (
     "if self.text:",
@@ -245,6 +255,8 @@ class Generator:
         checks = self.checks(message)
         if self.counts and message == PART:
             checks = self.counted_part(checks)
+        if self.counts and message == GENERATION_CONFIG:
+            checks = [*checks, *BOUND_COUNTS[self.camel_only]]
         if checks:
             lines += ["", "    def __post_init__(self) -> None:"]
             lines += [f"        {line}" for line in checks]
@@ -495,10 +507,12 @@ class Generator:
             f"AIPLATFORM_VERSION: Final = {data.AIPLATFORM_VERSION!r}",
             "",
             "# The estimate's tally of the line being decoded: its text characters and the MIME type",
-            "# of each media part, added by Part.__post_init__ (no counting: counts=False). Each copy",
-            "# of this module counts into its own (batchline.domain.validation.fast).",
+            "# of each media part, added by Part.__post_init__, and its maxOutputTokens, set by",
+            "# GenerationConfig's (none of it with counts=False). Each copy of this module counts",
+            "# into its own (batchline.domain.validation.fast).",
             "TEXT_CHARS: Final = [0]",
             "MEDIA_TYPES: Final[list[object]] = []",
+            "OUTPUT_BOUND: Final = [0]",
             "",
             "",
             "class Refused(ValueError):",

@@ -5,8 +5,8 @@ forms) check a line while parsing it, in C: no Python call per field. A line the
 not necessarily invalid (they are narrower than the schema in a few places, listed in
 rules.py); the stream sends it to the precise path, which decides and words the report.
 
-Decoding also counts the estimate's tally of the line into the module's TEXT_CHARS and
-MEDIA_TYPES (Part.__post_init__). So that two files validated at once in one process count
+Decoding also counts the estimate's tally of the line into the module's TEXT_CHARS,
+MEDIA_TYPES and OUTPUT_BOUND (the parts' and the generation config's __post_init__). So that two files validated at once in one process count
 apart, each validation holds a copy of the types of its own while it runs (`line_decoder`):
 the module itself for the first, a copy executed from the same code for any that runs while
 it does. Counters in plain module globals cost a part half what a thread-local's did.
@@ -51,10 +51,13 @@ class LineDecoder:
     text_chars: list[int]
     # The MIME type of each media part decoded since then.
     media_types: list[object]
+    # The maxOutputTokens of the request decoded last (0: none set), one item.
+    output_bound: list[int]
 
     def clear(self) -> None:
         self.text_chars[0] = 0
         self.media_types.clear()
+        self.output_bound[0] = 0
 
 
 def decoder_of(module: types.ModuleType) -> LineDecoder:
@@ -64,6 +67,7 @@ def decoder_of(module: types.ModuleType) -> LineDecoder:
         msgspec.json.Decoder(module.Line).decode,
         module.TEXT_CHARS,
         module.MEDIA_TYPES,
+        module.OUTPUT_BOUND,
     )
 
 

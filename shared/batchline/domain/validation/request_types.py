@@ -17,10 +17,12 @@ from msgspec import UNSET, Meta, Raw, Struct, UnsetType
 AIPLATFORM_VERSION: Final = '2.7.0'
 
 # The estimate's tally of the line being decoded: its text characters and the MIME type
-# of each media part, added by Part.__post_init__ (no counting: counts=False). Each copy
-# of this module counts into its own (batchline.domain.validation.fast).
+# of each media part, added by Part.__post_init__, and its maxOutputTokens, set by
+# GenerationConfig's (none of it with counts=False). Each copy of this module counts
+# into its own (batchline.domain.validation.fast).
 TEXT_CHARS: Final = [0]
 MEDIA_TYPES: Final[list[object]] = []
+OUTPUT_BOUND: Final = [0]
 
 
 class Refused(ValueError):
@@ -238,6 +240,8 @@ class CamelGenerationConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc
             raise Refused("response_schema nested too deeply")
         if self.responseJsonSchema is not UNSET and not _json(self.responseJsonSchema, b''):
             raise Refused("response_json_schema")
+        if self.maxOutputTokens:
+            OUTPUT_BOUND[0] = self.maxOutputTokens
 
 
 class CamelGenerationConfigRoutingConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
@@ -853,6 +857,9 @@ class GenerationConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc=Fals
                 raise Refused("response_json_schema")
             if self.responseJsonSchema is not UNSET and not _json(self.responseJsonSchema, b''):
                 raise Refused("response_json_schema")
+        bound = self.maxOutputTokens or self.max_output_tokens
+        if bound:
+            OUTPUT_BOUND[0] = bound
 
 
 class GenerationConfigRoutingConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):

@@ -210,13 +210,15 @@ def _validate(
     validator = _LineValidator(report, request_schema(), on_request, keys)
     check, readline, limit = validator.check, stream.readline, MAX_LINE_BYTES
     # The fast path runs here, inline: most lines take it, and a call per line shows.
-    camel = either = None
-    line_text: list[int] = [0]
-    line_media: list[object] = []
-    if fast is not None:
-        camel, either = fast.camel, fast.either
-        # What the fast types counted while decoding a line, cleared after each.
-        line_text, line_media = fast.text_chars, fast.media_types
+    # Without a fast path, none of these is used.
+    fast_path = fast or _NO_FAST_PATH
+    camel, either, clear = fast_path.camel, fast_path.either, fast_path.clear
+    # What the fast types counted while decoding a line, cleared after each.
+    line_text, line_media, line_bound = (
+        fast_path.text_chars,
+        fast_path.media_types,
+        fast_path.output_bound,
+    )
     first_use, add = keys.first_use, report.add
     inputs = report.inputs
     # The file's media parts by MIME type as spelled (a few distinct ones), sorted at the end.
@@ -236,34 +238,26 @@ def _validate(
             size += _skip_rest_of_line(stream)
             add(number, "", f"line is longer than {limit} bytes")
             continue
-        if camel is not None and either is not None:
-            snake = False
+        if fast is not None:
             try:
-                line = camel(raw)
-                key = line.key
+                key = camel(raw).key
             except FAST_ERRORS:
-                # Refused halfway: what it counted is no request's.
-                line_text[0] = 0
-                line_media.clear()
+                clear()  # refused halfway: what it counted is no request's
                 try:
-                    line = either(raw)  # rare: snake_case spellings
-                    key = line.key
-                    snake = True
+                    key = either(raw).key  # rare: snake_case spellings
                 except FAST_ERRORS:
-                    line_text[0] = 0
-                    line_media.clear()
+                    clear()
                     key = _REFUSED  # the precise path tells why
             if key is not _REFUSED:
                 # Valid: only its key can still be wrong.
                 fast_since_check = True
                 if key is not UNSET and (first := first_use(key, number, start)) != number:
                     add(number, "key", _duplicate_key(key, first))
-                    line_text[0] = 0
-                    line_media.clear()
+                    clear()
                     continue
                 accepted += 1
                 if tally:
-                    # What its decode counted, and the one number it did not.
+                    # What its decode counted.
                     text_chars += line_text[0]
                     if line_media:
                         for mime_type in line_media:
@@ -271,16 +265,10 @@ def _validate(
                         if len(media_types) > MEDIA_TYPES_HELD:
                             inputs.add_media_types(media_types)
                             media_types.clear()
-                    config = line.request.generationConfig
-                    if snake:
-                        config = config or line.request.generation_config
-                        bound = config and (config.maxOutputTokens or config.max_output_tokens)
-                    else:
-                        bound = config and config.maxOutputTokens
-                    if bound:
+                    if bound := line_bound[0]:
                         bounded += 1
                         bound_sum += bound
-                line_text[0] = 0
+                line_text[0] = line_bound[0] = 0
                 if line_media:
                     line_media.clear()
                 if on_request is not None:
@@ -310,6 +298,13 @@ def _validate(
 
 _STOP = object()
 _REFUSED = object()
+
+
+def _no_fast_path(raw: bytes) -> Any:
+    raise AssertionError("the precise path decodes no line the fast way")
+
+
+_NO_FAST_PATH = LineDecoder(_no_fast_path, _no_fast_path, [0], [], [0])
 # Distinct MIME types counted as spelled before they are sorted into kinds: a file has a few;
 # one that spells each part's differently is sorted as it goes, in flat memory.
 MEDIA_TYPES_HELD = 64
