@@ -211,3 +211,32 @@ def test_a_validation_that_starts_while_another_runs_counts_into_a_copy_of_its_o
     with line_decoder() as again:
         assert again in (first, second)
         assert again.text_chars == [0]
+
+
+def test_media_of_many_distinct_mime_types_are_all_counted() -> None:
+    # More distinct spellings than the stream holds before sorting them into kinds.
+    kinds = ("image/png", "video/mp4", "audio/wav", "application/pdf")
+    lines = [
+        _line(
+            f"k{index}",
+            {
+                "contents": [
+                    {
+                        "role": "user",
+                        "parts": [
+                            {
+                                "fileData": {
+                                    "fileUri": f"gs://m/{index}",
+                                    "mimeType": f"{kinds[index % 4]};v={index}",
+                                }
+                            }
+                        ],
+                    }
+                ]
+            },
+        )
+        for index in range(400)
+    ]
+    fast, precise = _both_paths(b"".join(lines))
+    assert fast == precise
+    assert fast.media_parts() == {"image": 100, "video": 100, "audio": 100, "document": 100}
