@@ -10,7 +10,7 @@ double, an unpaired surrogate, bad JSON) json parses, or refuses with its own er
 byte for byte, for the JSON values Batchline writes (what JSON parsing gives, and rows of
 them). orjson writes it; where its output could differ, json.dumps does: a float written with
 a negative exponent (orjson spells 2.5e-7, Python's repr 2.5e-07: the output is scanned for
-one, at C speed), an integer outside 64 bits or a key that is not a string (orjson refuses
+one, hyphen to hyphen), an integer outside 64 bits or a key that is not a string (orjson refuses
 them). One difference is kept on purpose: a NaN or an infinity, which no JSON text holds
 (the validator refuses them, BigQuery cannot load them), becomes null, not `NaN`.
 """
