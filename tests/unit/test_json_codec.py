@@ -14,7 +14,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from batchline.domain.json_codec import dumps, dumps_text, loads
+from batchline.domain.json_codec import dumps, dumps_line, dumps_text, loads
 from batchline.domain.rows import PredictionShaper, row_line, row_to_json
 from batchline.domain.staging import TAG_LABEL, staged_bytes, staged_line
 
@@ -68,6 +68,8 @@ values = st.recursive(
 def test_dumps_writes_what_json_dumps_writes(value: Any) -> None:
     assert outcome(dumps_text, value) == outcome(standard, value)
     assert outcome(dumps, value) == outcome(lambda v: standard(v).encode("utf-8"), value)
+    line = outcome(lambda v: (standard(v) + "\n").encode("utf-8"), value)
+    assert outcome(dumps_line, value) == line
 
 
 @settings(max_examples=400, deadline=None)
@@ -144,3 +146,14 @@ def test_rows_files_keep_their_bytes() -> None:
         assert outcome(row_line, row) == outcome(lambda r: (standard(r) + "\n").encode(), row)
         rows += 1
     assert rows == len(lines)
+
+
+@pytest.mark.parametrize("hyphens", [0, 1, 23, 24, 25, 200])
+def test_a_small_float_after_many_hyphens_is_written_as_json_dumps_writes(hyphens: int) -> None:
+    """The scan for orjson's spelling of small floats looks at hyphens one by one, then
+    searches: a float is found wherever it comes."""
+    for small in (-2.5e-07, 9.99e-05, 1.5e-05):
+        value = {"text": "a well-known e-mail " * hyphens, "score": small, "note": "1E-7"}
+        assert dumps(value) == standard(value).encode("utf-8")
+        assert dumps_text(value) == standard(value)
+        assert dumps_line(value) == (standard(value) + "\n").encode("utf-8")

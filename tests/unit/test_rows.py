@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -13,7 +14,7 @@ import pytest
 from batchline.domain.batch_jobs import job_id_from_name
 from batchline.domain.input_lines import InputLine, read_input_lines
 from batchline.domain.matching import RequestIndex
-from batchline.domain.rows import PredictionShaper, row_to_json
+from batchline.domain.rows import PredictionRow, PredictionShaper, row_line, row_to_json, write_rows
 from batchline.domain.staging import TAG_LABEL, staged_line, tag_request
 from batchline.domain.totals import JobTotals
 from batchline.schemas import column_names
@@ -343,3 +344,25 @@ def test_cached_and_tool_use_tokens_are_row_columns_and_long_prompts_summed_apar
     assert (totals.long_context_output_tokens, totals.long_context_thoughts_tokens) == (100, 10)
     assert totals.long_context_tool_use_prompt_tokens == 30
     assert JobTotals.from_dict(totals.as_dict()) == totals
+
+
+def test_write_rows_skips_blank_lines_and_writes_each_row_as_its_line() -> None:
+    lines = [
+        output_line(1).encode() + b"\n",
+        b"",
+        b"\n",
+        b" \t\r\x0b\x0c\n",
+        output_line(2, status="Bad Request").encode() + b"\n",
+        output_line(1).encode(),  # a duplicate: no row
+        b"not json\n",
+    ]
+    sink = io.BytesIO()
+    seen: list[tuple[PredictionRow, bytes]] = []
+    job = shaper()
+    written = write_rows(job, lines, sink, lambda row, raw: seen.append((row, raw)))
+    assert written == 2
+    assert [raw for _, raw in seen] == [lines[0], lines[4]]
+    assert sink.getvalue() == b"".join(row_line(row) for row, _ in seen)
+    assert sink.getvalue().decode().splitlines() == [row_to_json(row) for row, _ in seen]
+    assert (job.totals.succeeded, job.totals.failed) == (1, 1)
+    assert (job.totals.duplicates, job.totals.unreadable) == (1, 1)

@@ -10,7 +10,7 @@ double, an unpaired surrogate, bad JSON) json parses, or refuses with its own er
 byte for byte, for the JSON values Batchline writes (what JSON parsing gives, and rows of
 them). orjson writes it; where its output could differ, json.dumps does: a float written with
 a negative exponent (orjson spells 2.5e-7, Python's repr 2.5e-07: the output is scanned for
-one, at C speed), an integer outside 64 bits or a key that is not a string (orjson refuses
+one, hyphen to hyphen), an integer outside 64 bits or a key that is not a string (orjson refuses
 them). One difference is kept on purpose: a NaN or an infinity, which no JSON text holds
 (the validator refuses them, BigQuery cannot load them), becomes null, not `NaN`.
 """
@@ -25,13 +25,16 @@ from typing import Any
 import msgspec
 import orjson
 
-__all__ = ["compact", "dumps", "dumps_text", "loads"]
+__all__ = ["compact", "dumps", "dumps_line", "dumps_text", "loads"]
 
 _decode = msgspec.json.Decoder().decode
 # Where orjson and repr may spell a float differently: a magnitude below 1e-4, which repr
 # writes with an exponent of two digits (9.99e-05) and orjson with one (2.5e-7) or none
 # (0.0000999). Text inside strings may match too; that only costs a json.dumps.
 _SMALL_FLOAT = re.compile(rb"[0-9][eE]-[0-9]|(?<![0-9])0\.0000[0-9]")
+_LOWER_E = ord("e")
+# Past this many hyphens in one text, a two-byte search is faster than a loop over them.
+_HYPHENS_ONE_BY_ONE = 24
 
 
 def loads(raw: bytes | str) -> Any:
@@ -49,6 +52,18 @@ def dumps(value: Any) -> bytes:
     if not _may_hold_small_float(written):
         return written
     return _standard(value).encode("utf-8")
+
+
+def dumps_line(value: Any) -> bytes:
+    """`dumps(value)` and a newline: one line of newline-delimited JSON (orjson appends it,
+    which spares copying the line once more)."""
+    try:
+        written = orjson.dumps(value, option=orjson.OPT_APPEND_NEWLINE)
+    except TypeError:
+        return (_standard(value) + "\n").encode("utf-8")
+    if not _may_hold_small_float(written):
+        return written
+    return (_standard(value) + "\n").encode("utf-8")
 
 
 def compact(value: Any) -> bytes:
@@ -74,10 +89,27 @@ def dumps_text(value: Any) -> str:
 
 
 def _may_hold_small_float(written: bytes) -> bool:
-    # Substring tests first (memchr speed); the pattern only on the rare text that has one.
-    if b"e-" not in written and b"E-" not in written and b"0.0000" not in written:
+    # Substring tests first; the pattern only on the rare text that has one. orjson writes
+    # its exponents with a lowercase e: an "E-" is in a string, never in its float.
+    if not _holds_e_minus(written) and b"0.0000" not in written:
         return False
     return _SMALL_FLOAT.search(written) is not None
+
+
+def _holds_e_minus(written: bytes) -> bool:
+    """Whether b"e-" is in `written`. Searching for those two bytes crawls through prose
+    (every "e" is a candidate: 1 ns a byte, more than orjson's writing); a row has a few
+    hyphens, which memchr jumps between, so the byte before each is looked at instead, and
+    the plain search takes over from the hyphen after _HYPHENS_ONE_BY_ONE of them."""
+    find = written.find
+    hyphen = find(b"-", 1)  # a hyphen at 0 follows nothing
+    for _ in range(_HYPHENS_ONE_BY_ONE):
+        if hyphen < 0:
+            return False
+        if written[hyphen - 1] == _LOWER_E:
+            return True
+        hyphen = find(b"-", hyphen + 1)
+    return hyphen >= 0 and find(b"e-", hyphen - 1) >= 0
 
 
 def _standard(value: Any) -> str:

@@ -39,7 +39,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import IO, Any, Final, TypedDict
 
-from batchline.domain.json_codec import dumps, dumps_text, loads
+from batchline.domain.json_codec import dumps_line, dumps_text, loads
 from batchline.domain.linesets import LineSet, numbers_of
 from batchline.domain.matching import RequestIndex
 from batchline.domain.staging import TAG_LABEL
@@ -113,7 +113,7 @@ def row_to_json(row: PredictionRow) -> str:
 
 def row_line(row: PredictionRow) -> bytes:
     """`row_to_json(row)` as the UTF-8 line a rows file holds, newline included."""
-    return dumps(row) + b"\n"
+    return dumps_line(row)
 
 
 def write_rows(
@@ -128,12 +128,14 @@ def write_rows(
     count = 0
     write, shape = sink.write, shaper.shape_line
     for raw in lines:
-        if not raw.strip():
+        # A blank line (only ASCII whitespace, as bytes.strip drops): isspace stops at the
+        # first byte of a line that is not, where strip would copy the whole line.
+        if not raw or raw.isspace():
             continue
         row = shape(raw)
         if row is None:
             continue
-        write(row_line(row))
+        write(dumps_line(row))
         count += 1
         if on_row is not None:
             on_row(row, raw)
