@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from batchline.domain.json_codec import dumps, dumps_line, dumps_text, loads
@@ -92,10 +92,14 @@ def test_loads_reads_or_refuses_the_edge_cases_as_json_does(raw: bytes) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(st.text(), values, max_size=5), st.integers(1, 10**6))
+@example({"labels": {"": None}}, 1)
+@example({"labels": {TAG_LABEL: "7", "team": "a"}}, 2)
 def test_staged_lines_hold_the_same_value(request: dict[str, Any], line: int) -> None:
     """Staged lines are read by Vertex AI, not compared: the same JSON value as json.dumps
     writes (a small float may be spelled 2.5e-7 rather than 2.5e-07)."""
-    tagged = {**request, "labels": {TAG_LABEL: str(line)}}
+    # A request's own labels are kept beside the tag (staging.tag_request).
+    own = request.get("labels")
+    tagged = {**request, "labels": {**(own if isinstance(own, dict) else {}), TAG_LABEL: str(line)}}
     expected = outcome(standard, {"request": tagged})
     # The validator refuses unpaired surrogates (UTF-8 cannot hold them): never staged.
     assume(expected[0] == "error" or _utf8(expected[1]))
