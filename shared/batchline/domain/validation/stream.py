@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
+import os
+import stat
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from typing import IO, Any
@@ -174,8 +177,37 @@ def validate_stream(
     must still check `report.valid` at the end before using what it saw. `on_first_error`
     is called once, as soon as the file is known to be invalid.
     """
-    with line_decoder() as fast:
-        return _validate(stream, name, max_errors, on_request, limits, fast, on_first_error)
+    with line_decoder() as fast, _in_large_blocks(stream) as lines:
+        return _validate(lines, name, max_errors, on_request, limits, fast, on_first_error)
+
+
+# How much of a local file is read at once: open()'s default buffer (8 KiB here) makes a read
+# call for every few lines, 5% of validating them (bench/validate.py).
+LOCAL_FILE_BLOCK = 1024 * 1024
+
+
+@contextmanager
+def _in_large_blocks(stream: IO[bytes]) -> Iterator[IO[bytes]]:
+    """A regular local file read from where it stands through a buffer of LOCAL_FILE_BLOCK,
+    whatever its opener chose, and left where the validation stopped; any other stream (a
+    pipe, a download, bytes in memory) as it is."""
+    try:
+        regular = isinstance(stream, io.BufferedReader) and stat.S_ISREG(
+            os.fstat(stream.fileno()).st_mode
+        )
+    except (OSError, ValueError):  # io.UnsupportedOperation is an OSError
+        regular = False
+    if not regular:
+        yield stream
+        return
+    start = stream.tell()
+    # A second descriptor on the same open file: the caller's stream is never read around.
+    with open(os.dup(stream.fileno()), "rb", buffering=LOCAL_FILE_BLOCK) as reader:
+        reader.seek(start)
+        try:
+            yield reader
+        finally:
+            stream.seek(reader.tell())
 
 
 def validate_stream_precisely(
