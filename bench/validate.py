@@ -170,12 +170,17 @@ def validate_without_tally(path: Path) -> None:
     """The validator as it was before the estimate: no counting during the decode, no tally
     in the stream."""
     from batchline.domain.limits import SERVICE_LIMITS
-    from batchline.domain.validation.stream import DEFAULT_MAX_ERRORS, _validate
+    from batchline.domain.validation.stream import (
+        DEFAULT_MAX_ERRORS,
+        _in_large_blocks,
+        _validate,
+    )
 
     fast = decoder_without_counts()
-    with path.open("rb") as stream:
+    # Read as validate_stream reads a local file.
+    with path.open("rb") as stream, _in_large_blocks(stream) as lines:
         report = _validate(
-            stream, path.name, DEFAULT_MAX_ERRORS, None, SERVICE_LIMITS, fast, None, tally=False
+            lines, path.name, DEFAULT_MAX_ERRORS, None, SERVICE_LIMITS, fast, None, tally=False
         )
     if not report.valid or report.inputs.text_chars:
         raise SystemExit("benchmark: the validation without the tally is not that")
