@@ -29,13 +29,14 @@ class _DeferredPackage(types.ModuleType):
     """A package module whose `__init__` has not run yet (see the module docstring)."""
 
     def __getattr__(self, name: str) -> Any:
-        # Only reached for names the module does not have yet.
+        # Only reached for names the module does not have yet. A submodule is imported under
+        # the import system's own locks alone: holding ours while it waits for one would let
+        # an import in another thread that reads the package wait for us in turn.
+        submodule = f"{self.__name__}.{name}"
+        if not name.startswith("__") and importlib.util.find_spec(submodule) is not None:
+            return importlib.import_module(submodule)
         with _lock:
             if type(self) is _DeferredPackage:
-                if not name.startswith("__"):
-                    spec = importlib.util.find_spec(f"{self.__name__}.{name}")
-                    if spec is not None:
-                        return importlib.import_module(f"{self.__name__}.{name}")
                 self._run_init()
         return getattr(self, name)
 
