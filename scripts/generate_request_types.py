@@ -33,9 +33,9 @@ from batchline.domain.validation import schema as precise  # noqa: E402
 # garbage collector, whose passes over the young objects are a share of decoding a line
 # (https://jcristharif.com/msgspec/structs.html, "Disabling Garbage Collection").
 STRUCT_OPTIONS = "forbid_unknown_fields=True, kw_only=True, gc=False"
-# The estimate's tally, counted while decoding into the module's own TEXT_CHARS and
-# MEDIA_TYPES (batchline.domain.validation.fast): a part adds its text's characters, or its
-# media's MIME type, once its checks passed.
+# The estimate's tally, counted while decoding into the module's TEXT_CHARS, MEDIA_TYPES and
+# OUTPUT_BOUND (batchline.domain.validation.fast): a part adds its text's characters, or its
+# media's MIME type, once its checks passed; a generation config its maxOutputTokens.
 PART = "google.cloud.aiplatform.v1.Part"
 # lowerCamelCase (the common case): the checks' own text branch counts, with no second test.
 CAMEL_PART_CHECKS = (
@@ -52,18 +52,15 @@ CAMEL_MEDIA_COUNT = (
     "    if media:",
     "        MEDIA_TYPES.append(media.mimeType)",
 )
-# A request's maxOutputTokens, kept for the line's tally (the estimate's output bound).
 GENERATION_CONFIG = "google.cloud.aiplatform.v1.GenerationConfig"
 BOUND_COUNTS = {
     True: ("if self.maxOutputTokens:", "    OUTPUT_BOUND[0] = self.maxOutputTokens"),
     False: (
-        "bound = self.maxOutputTokens or self.max_output_tokens",
-        "if bound:",
+        "if bound := self.maxOutputTokens or self.max_output_tokens:",
         "    OUTPUT_BOUND[0] = bound",
     ),
 }
-# Either spelling (rare), after the checks.
-PART_COUNTS = (
+PART_COUNTS = (  # either spelling (rare): after the checks
     "if self.text:",
     "    TEXT_CHARS[0] += len(self.text)",
     "else:",

@@ -171,3 +171,52 @@ def test_the_job_service_imports_without_the_other_vertex_services() -> None:
     # The package has hundreds of modules; the job service needs about a tenth of them.
     assert isinstance(report["modules"], int) and isinstance(report["after"], int)
     assert report["modules"] * 4 < report["after"]
+
+
+def test_threads_reading_the_package_while_its_init_runs_wait_for_it(tmp_path: Path) -> None:
+    root = tmp_path / "outer" / "slow"
+    root.mkdir(parents=True)
+    (tmp_path / "outer" / "__init__.py").write_text("")
+    (root / "__init__.py").write_text("import time\ntime.sleep(0.3)\nDEFINED = 42\n")
+    report = _run(
+        """
+        import json, threading
+        from batchline.adapters.deferred_package import enter_deferred
+        slow = enter_deferred("outer.slow")
+        seen = []
+        def read():
+            from outer.slow import DEFINED
+            seen.append(DEFINED)
+        threads = [threading.Thread(target=read) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        print(json.dumps({"seen": seen}))
+        """,
+        tmp_path,
+    )
+    assert report == {"seen": [42, 42, 42]}
+
+
+def test_a_failed_init_of_a_subpackage_leaves_its_parent_without_it(tmp_path: Path) -> None:
+    root = tmp_path / "outer" / "broken"
+    root.mkdir(parents=True)
+    (tmp_path / "outer" / "__init__.py").write_text("")
+    (root / "__init__.py").write_text("raise RuntimeError('broken init')\n")
+    report = _run(
+        """
+        import json, sys
+        import outer
+        from batchline.adapters.deferred_package import enter_deferred
+        enter_deferred("outer.broken")
+        try:
+            outer.broken.anything
+        except RuntimeError:
+            pass
+        print(json.dumps({"attribute": hasattr(outer, "broken"),
+                          "entered": "outer.broken" in sys.modules}))
+        """,
+        tmp_path,
+    )
+    assert report == {"attribute": False, "entered": False}

@@ -78,3 +78,21 @@ def test_a_stream_that_is_not_a_regular_file_is_read_as_it_is() -> None:
     with os.fdopen(read, "rb") as pipe:
         report = validate_stream(pipe, "<stdin>")
     assert [(error.line, error.path) for error in report.errors] == [(2, "key")]
+
+
+def test_a_validation_stopped_by_its_caller_leaves_the_stream_where_it_stopped(
+    tmp_path: Path,
+) -> None:
+    data = b"".join(_line(f"k{index}") for index in range(5000))
+    with _file(tmp_path, data).open("rb") as handle:
+        handle.readline()  # the caller's buffer now holds the next lines
+
+        def stop_at_line_four(number: int, request: object) -> None:
+            if number == 3:  # line 4 of the file
+                raise RuntimeError("stop")
+
+        with pytest.raises(RuntimeError):
+            validate_stream(handle, "requests.jsonl", on_request=stop_at_line_four)
+        where = handle.tell()
+        assert data[:where].count(b"\n") >= 4
+        assert handle.read() == data[where:]

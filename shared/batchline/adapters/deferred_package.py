@@ -23,6 +23,8 @@ __all__ = ["enter_deferred"]
 
 # Reentrant: running a package's __init__ imports its submodules, which reads the package again.
 _lock = threading.RLock()
+# Package name -> the thread running its __init__.
+_running: dict[str, int] = {}
 
 
 class _DeferredPackage(types.ModuleType):
@@ -35,22 +37,34 @@ class _DeferredPackage(types.ModuleType):
         submodule = f"{self.__name__}.{name}"
         if not name.startswith("__") and importlib.util.find_spec(submodule) is not None:
             return importlib.import_module(submodule)
-        with _lock:
+        with _lock:  # another thread running the __init__ is waited for
             if type(self) is _DeferredPackage:
+                if _running.get(self.__name__) == threading.get_ident():
+                    # Read by the __init__ itself before it defined the name: as a module
+                    # part way through its import answers.
+                    raise AttributeError(
+                        f"partially initialized module {self.__name__!r} has no attribute {name!r}"
+                    )
                 self._run_init()
         return getattr(self, name)
 
     def _run_init(self) -> None:
         spec = self.__spec__
         assert spec is not None and spec.loader is not None
-        # From here on a plain module: the names __init__ defines are read the usual way.
-        self.__class__ = types.ModuleType  # type: ignore[assignment]
+        _running[self.__name__] = threading.get_ident()
         try:
             spec.loader.exec_module(self)
         except BaseException:
             # As after any failed import: the next import starts again from nothing.
             sys.modules.pop(self.__name__, None)
+            parent, _, child = self.__name__.rpartition(".")
+            if parent and getattr(sys.modules.get(parent), child, None) is self:
+                delattr(sys.modules[parent], child)
             raise
+        finally:
+            del _running[self.__name__]
+        # From here on a plain module: the names __init__ defined are read the usual way.
+        self.__class__ = types.ModuleType  # type: ignore[assignment]
 
 
 def enter_deferred(package: str) -> types.ModuleType:

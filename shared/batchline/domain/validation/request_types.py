@@ -857,8 +857,7 @@ class GenerationConfig(Struct, forbid_unknown_fields=True, kw_only=True, gc=Fals
                 raise Refused("response_json_schema")
             if self.responseJsonSchema is not UNSET and not _json(self.responseJsonSchema, b''):
                 raise Refused("response_json_schema")
-        bound = self.maxOutputTokens or self.max_output_tokens
-        if bound:
+        if bound := self.maxOutputTokens or self.max_output_tokens:
             OUTPUT_BOUND[0] = bound
 
 

@@ -207,6 +207,9 @@ def _in_large_blocks(stream: IO[bytes]) -> Iterator[IO[bytes]]:
         try:
             yield reader
         finally:
+            # To the end first: a seek inside the caller's read-ahead would not move the
+            # descriptor, which the reader has moved.
+            stream.seek(0, os.SEEK_END)
             stream.seek(reader.tell())
 
 
