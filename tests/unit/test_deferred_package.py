@@ -173,11 +173,16 @@ def test_the_job_service_imports_without_the_other_vertex_services() -> None:
     assert report["modules"] * 4 < report["after"]
 
 
-def test_threads_reading_the_package_while_its_init_runs_wait_for_it(tmp_path: Path) -> None:
-    root = tmp_path / "outer" / "slow"
+def _subpackage(tmp_path: Path, name: str, init: str) -> None:
+    """`outer.<name>`, with `init` as its __init__."""
+    root = tmp_path / "outer" / name
     root.mkdir(parents=True)
     (tmp_path / "outer" / "__init__.py").write_text("")
-    (root / "__init__.py").write_text("import time\ntime.sleep(0.3)\nDEFINED = 42\n")
+    (root / "__init__.py").write_text(init)
+
+
+def test_threads_reading_the_package_while_its_init_runs_wait_for_it(tmp_path: Path) -> None:
+    _subpackage(tmp_path, "slow", "import time\ntime.sleep(0.3)\nDEFINED = 42\n")
     report = _run(
         """
         import json, threading
@@ -200,10 +205,7 @@ def test_threads_reading_the_package_while_its_init_runs_wait_for_it(tmp_path: P
 
 
 def test_a_failed_init_of_a_subpackage_leaves_its_parent_without_it(tmp_path: Path) -> None:
-    root = tmp_path / "outer" / "broken"
-    root.mkdir(parents=True)
-    (tmp_path / "outer" / "__init__.py").write_text("")
-    (root / "__init__.py").write_text("raise RuntimeError('broken init')\n")
+    _subpackage(tmp_path, "broken", "raise RuntimeError('broken init')\n")
     report = _run(
         """
         import json, sys
