@@ -222,3 +222,33 @@ def test_a_failed_init_of_a_subpackage_leaves_its_parent_without_it(tmp_path: Pa
         tmp_path,
     )
     assert report == {"attribute": False, "entered": False}
+
+
+@pytest.mark.parametrize(
+    "package", ["google.cloud.aiplatform_v1", "google.cloud.aiplatform_v1.types"]
+)
+def test_the_deferred_vertex_packages_bind_no_name_of_a_submodule(package: str) -> None:
+    """What deferring needs of a package: a name its __init__ binds is no submodule's, which
+    reading the package before its __init__ ran would give instead (read without running it)."""
+    import ast
+    import importlib.util
+    import pkgutil
+
+    spec = importlib.util.find_spec(package)
+    assert spec is not None and spec.origin and spec.submodule_search_locations
+    tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+    bound = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    } | {
+        target.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    submodules = {info.name for info in pkgutil.iter_modules(spec.submodule_search_locations)}
+    assert len(bound) > 100 and len(submodules) >= 4
+    assert bound & submodules == set()

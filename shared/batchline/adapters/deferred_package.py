@@ -8,6 +8,9 @@ and spec but an `__init__` not yet run: its submodules import as usual, each on 
 the first read of anything else (a name the `__init__` defines, such as
 `aiplatform_v1.JobServiceClient`) runs the real `__init__` into the same module object (PEP
 562's module `__getattr__`), so code that wants the whole package still gets all of it.
+Only for a package whose `__init__` binds no name that is also one of its submodules: until
+the `__init__` runs, that name is the submodule (tests/unit/test_deferred_package.py checks
+aiplatform_v1 keeps to this).
 """
 
 from __future__ import annotations

@@ -22,14 +22,16 @@ if TYPE_CHECKING:
 READ_TIMEOUT_SECONDS = 30.0
 
 
-def job_service_client_class() -> type[JobServiceClient]:
-    """aiplatform_v1's JobServiceClient, imported without the package's other services.
-
-    The package's own `__init__` imports all of Vertex AI (see deferred_package); the job
-    service and the types it uses are a tenth of it.
-    """
+def _defer_aiplatform_packages() -> None:
+    """aiplatform_v1's own `__init__` (and its types') imports all of Vertex AI (see
+    deferred_package); the job service and the types it uses are a tenth of it."""
     enter_deferred("google.cloud.aiplatform_v1")
     enter_deferred("google.cloud.aiplatform_v1.types")
+
+
+def job_service_client_class() -> type[JobServiceClient]:
+    """aiplatform_v1's JobServiceClient, imported without the package's other services."""
+    _defer_aiplatform_packages()
     from google.cloud.aiplatform_v1.services.job_service import JobServiceClient
 
     return JobServiceClient
@@ -127,7 +129,7 @@ class VertexJobs:
         output_prefix: str,
         labels: Mapping[str, str],
     ) -> BatchJob:
-        job_service_client_class()  # the types below without the rest of the package
+        _defer_aiplatform_packages()
         from google.cloud.aiplatform_v1.types.batch_prediction_job import BatchPredictionJob
 
         job = BatchPredictionJob(

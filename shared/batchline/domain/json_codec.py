@@ -45,25 +45,15 @@ def loads(raw: bytes | str) -> Any:
 
 
 def dumps(value: Any) -> bytes:
-    try:
-        written = orjson.dumps(value)
-    except TypeError:  # orjson.JSONEncodeError: a big integer, a key not a string, depth,
-        return _standard(value).encode("utf-8")  # a lone surrogate
-    if not _may_hold_small_float(written):
-        return written
-    return _standard(value).encode("utf-8")
+    written = _as_json_dumps_writes(value)
+    return written if written is not None else _standard(value).encode("utf-8")
 
 
 def dumps_line(value: Any) -> bytes:
     """`dumps(value)` and a newline: one line of newline-delimited JSON (orjson appends it,
     which spares copying the line once more)."""
-    try:
-        written = orjson.dumps(value, option=orjson.OPT_APPEND_NEWLINE)
-    except TypeError:
-        return (_standard(value) + "\n").encode("utf-8")
-    if not _may_hold_small_float(written):
-        return written
-    return (_standard(value) + "\n").encode("utf-8")
+    written = _as_json_dumps_writes(value, orjson.OPT_APPEND_NEWLINE)
+    return written if written is not None else (_standard(value) + "\n").encode("utf-8")
 
 
 def compact(value: Any) -> bytes:
@@ -79,13 +69,19 @@ def compact(value: Any) -> bytes:
 def dumps_text(value: Any) -> str:
     """`dumps` as text: json.dumps' own result, character for character (a lone surrogate,
     which UTF-8 cannot hold, included)."""
+    written = _as_json_dumps_writes(value)
+    return written.decode("utf-8") if written is not None else _standard(value)
+
+
+def _as_json_dumps_writes(value: Any, option: int = 0) -> bytes | None:
+    """orjson's bytes for `value` when they are json.dumps' too; None where they could differ
+    (a small float) or orjson refuses the value (orjson.JSONEncodeError, a TypeError: a big
+    integer, a key not a string, depth, a lone surrogate)."""
     try:
-        written = orjson.dumps(value)
+        written = orjson.dumps(value, option=option)
     except TypeError:
-        return _standard(value)
-    if not _may_hold_small_float(written):
-        return written.decode("utf-8")
-    return _standard(value)
+        return None
+    return None if _may_hold_small_float(written) else written
 
 
 def _may_hold_small_float(written: bytes) -> bool:

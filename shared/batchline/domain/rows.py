@@ -135,7 +135,7 @@ def write_rows(
         row = shape(raw)
         if row is None:
             continue
-        write(dumps_line(row))
+        write(row_line(row))
         count += 1
         if on_row is not None:
             on_row(row, raw)

@@ -6,10 +6,11 @@ not necessarily invalid (they are narrower than the schema in a few places, list
 rules.py); the stream sends it to the precise path, which decides and words the report.
 
 Decoding also counts the estimate's tally of the line into the module's TEXT_CHARS,
-MEDIA_TYPES and OUTPUT_BOUND (the parts' and the generation config's __post_init__). So that two files validated at once in one process count
-apart, each validation holds a copy of the types of its own while it runs (`line_decoder`):
-the module itself for the first, a copy executed from the same code for any that runs while
-it does. Counters in plain module globals cost a part half what a thread-local's did.
+MEDIA_TYPES and OUTPUT_BOUND (the parts' and the generation config's __post_init__). So that
+two files validated at once in one process count apart, each validation holds a copy of the
+types of its own while it runs (`line_decoder`): the module itself for the first, a copy
+executed from the same code for any that runs while it does. Counters in plain module
+globals cost a part half what a thread-local's did.
 """
 
 from __future__ import annotations
