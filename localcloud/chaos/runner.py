@@ -119,6 +119,7 @@ class Collector(Background):
         super().__init__()
         self.subscription = subscription
         self.inbox = Inbox()
+        self.killed_senders = 0  # copies explained by a kill: checks.copies_of_killed_senders
 
     @property
     def received(self) -> list[Notified]:
@@ -342,7 +343,9 @@ def _attack_and_check(
         _check_answer(verdicts, folder, event, answer.result())
     say(
         f"{duplicator.copies} duplicate events, {sum(supervisor.restarts.values())} restarts, "
-        f"{collector.inbox.redelivered} notifications delivered again by Pub/Sub"
+        f"{collector.inbox.redelivered} notifications delivered again by Pub/Sub, "
+        f"{collector.killed_senders} published again after their sender was killed "
+        "before recording them"
     )
     return verdicts
 
@@ -362,7 +365,10 @@ def _check_everything(
     settings = get_settings()
     current = stack.StackState.load()
     logs = {name: Path(current.services[name].log) for name in KILLS} if current else {}
-    checks.check_notifications(verdicts, every, collector.received, logs)
+    kills = checks.kills_in(folder / "kills")
+    collector.killed_senders = checks.check_notifications(
+        verdicts, every, collector.received, logs, kills
+    )
     checks.check_ledger(verdicts, every, ledger)
     checks.check_rows(
         verdicts, every, lambda sql: list(bigquery_client().query(sql).result()), stack.DATASET

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,95 @@ def test_a_doubled_notification_is_reported_with_the_functions_log_lines_about_i
         "    05:48:50.200 submit event 11: received",
         "    05:48:52.600 submit event 11: notified",
     ]
+
+
+SENT = datetime(2026, 12, 2, 14, 24, 26, 500_000, tzinfo=UTC)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _sent_twice_after_a_kill(
+    tmp_path: Path, *, kill_after: float = 0.4, handled_before_kill: bool = True
+) -> tuple[Written, list[Notified], dict[str, Path], list[checks.Kill]]:
+    """submit publishes file.rejected and is killed before it records it; after the claim's
+    lease the poll's sweep sends it again and records it (what CI saw on 2026-12-02)."""
+    item = written(plan.with_errors("bad.jsonl", 2, {2: b"{"}))
+    about = {"source_uri": item.uri, "time": SENT.isoformat(), "event_id": "10"}
+    received = json.dumps({**about, "message": "received"}) + "\n"
+    kill_note = "chaos: killing submit at writing (gs://work/staged/other.jsonl)\n"
+    submit = tmp_path / "submit.log"
+    submit.write_text(received + kill_note if handled_before_kill else kill_note + received)
+    poll = tmp_path / "poll.log"
+    later = SENT + timedelta(seconds=61)
+    notified_line = {
+        **about,
+        "time": (later + timedelta(milliseconds=20)).isoformat(),
+        "event_id": "87",
+        "event": "file.notified",
+        "message": "notified file.rejected",
+    }
+    poll.write_text(json.dumps(notified_line) + "\n")
+    copies = [
+        notified(item, plan.REJECTED, error_count=1, published_time=_stamp(moment))
+        for moment in (SENT, later)
+    ]
+    kills = [checks.Kill("submit", "writing", SENT.timestamp() + kill_after)]
+    return item, copies, {"submit": submit, "poll": poll}, kills
+
+
+def test_a_copy_published_by_a_sender_killed_before_it_recorded_it_is_allowed(
+    tmp_path: Path,
+) -> None:
+    # The README names this case: an instance that dies after the publish and before it
+    # records it leaves the claim to lapse, and the sweep sends the notification again.
+    item, copies, logs, kills = _sent_twice_after_a_kill(tmp_path)
+    verdicts = Verdicts()
+    assert checks.check_notifications(verdicts, [item], copies, logs, kills) == 1
+    assert not verdicts.failed
+
+
+@pytest.mark.parametrize(
+    "why",
+    ["no kill", "a kill long after the publish", "an instance that never had the file"],
+)
+def test_a_second_copy_no_kill_explains_fails_the_check(tmp_path: Path, why: str) -> None:
+    item, copies, logs, kills = _sent_twice_after_a_kill(
+        tmp_path,
+        kill_after=30.0 if why == "a kill long after the publish" else 0.4,
+        handled_before_kill=why != "an instance that never had the file",
+    )
+    verdicts = Verdicts()
+    explained = checks.check_notifications(
+        verdicts, [item], copies, logs, [] if why == "no kill" else kills
+    )
+    assert explained == 0
+    assert [o.name for o in verdicts.failed] == [f"one file.rejected notification for {item.uri!r}"]
+
+
+def test_two_senders_that_both_recorded_the_send_fail_the_check(tmp_path: Path) -> None:
+    item, copies, logs, kills = _sent_twice_after_a_kill(tmp_path)
+    recorded = logs["poll"].read_text()
+    logs["poll"].write_text(recorded + recorded)
+    verdicts = Verdicts()
+    checks.check_notifications(verdicts, [item], copies, logs, kills)
+    assert len(verdicts.failed) == 1
+
+
+def test_one_kill_explains_one_copy_not_two(tmp_path: Path) -> None:
+    item, copies, logs, kills = _sent_twice_after_a_kill(tmp_path)
+    third = notified(item, plan.REJECTED, error_count=1, published_time=_stamp(SENT))
+    verdicts = Verdicts()
+    checks.check_notifications(verdicts, [item], [*copies, third], logs, kills)
+    assert len(verdicts.failed) == 1
+
+
+def test_the_kills_are_read_from_their_markers(tmp_path: Path) -> None:
+    record = {"function": "submit", "point": "writing", "what": "gs://w/x", "time": 12.5}
+    (tmp_path / "submit.writing").write_text(json.dumps(record))
+    assert checks.kills_in(tmp_path) == [checks.Kill("submit", "writing", 12.5)]
+    assert checks.kills_in(tmp_path / "none") == []
 
 
 def test_a_message_delivered_again_counts_once_and_a_second_publish_counts_twice() -> None:
