@@ -2,8 +2,9 @@
 
 For every generation written: exactly one notification, of the outcome its content calls
 for (a second copy only from a sender killed between its publish and its record of it, each
-matched to its kill: copies_of_killed_senders); a valid one has exactly one row per line in predictions_latest and no row twice in
-predictions; an invalid one has its report naming the bad lines, no job and no row. For
+matched to its kill: copies_of_killed_senders); a valid one has exactly one row per line in
+predictions_latest and no row twice in predictions; an invalid one has its report naming
+the bad lines, no job and no row. For
 every part: one Vertex AI job per attempt, never two. For the suite: no ledger record or
 notification it did not cause, every kill done and its function restarted, every malformed
 event acknowledged with an error line naming it, every injected fault used, every service
@@ -187,7 +188,7 @@ def copies_of_killed_senders(
 
     One sender recorded the send; every other copy must be matched by a kill of its own, of
     an instance that was handling `uri`, within RECORD_WINDOW_SECONDS after the copy's
-    publish."""
+    publish (its `published_time` is taken just before the publish, so the kill is later)."""
     recorded = _recorded_sends(uri, logs)
     published = sorted(_seconds(copy.body.get("published_time")) or 0.0 for copy in copies)
     if len(recorded) != 1 or not published:
@@ -201,9 +202,7 @@ def copies_of_killed_senders(
     handling = _lifetimes_handling(uri, logs)
     free = [kill for kill in kills if (kill.function, kill.point) in handling]
     for sent in unrecorded:
-        match = next(
-            (k for k in free if sent - 1.0 <= k.time <= sent + RECORD_WINDOW_SECONDS), None
-        )
+        match = next((k for k in free if sent <= k.time <= sent + RECORD_WINDOW_SECONDS), None)
         if match is None:
             return None
         free.remove(match)

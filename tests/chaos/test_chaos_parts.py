@@ -154,12 +154,19 @@ def test_a_copy_published_by_a_sender_killed_before_it_recorded_it_is_allowed(
 
 @pytest.mark.parametrize(
     "why",
-    ["no kill", "a kill long after the publish", "an instance that never had the file"],
+    [
+        "no kill",
+        "a kill before the publish",
+        "a kill long after the publish",
+        "an instance that never had the file",
+    ],
 )
 def test_a_second_copy_no_kill_explains_fails_the_check(tmp_path: Path, why: str) -> None:
     item, copies, logs, kills = _sent_twice_after_a_kill(
         tmp_path,
-        kill_after=30.0 if why == "a kill long after the publish" else 0.4,
+        kill_after={"a kill before the publish": -0.2, "a kill long after the publish": 30.0}.get(
+            why, 0.4
+        ),
         handled_before_kill=why != "an instance that never had the file",
     )
     verdicts = Verdicts()
